@@ -1,0 +1,36 @@
+"""perception: where a company's picture of its customer experience and its customers' disagree.
+
+The names below are the public API; plugins import them from here and nothing else.
+"""
+
+from perception import hookspecs
+from perception.app import create_app
+from perception.hookspecs import hookimpl
+from perception.types import (
+    LANGUAGES,
+    SIDES,
+    Channel,
+    Delivery,
+    Histogram,
+    ResponseSubmitted,
+    Score,
+    ScoringModel,
+    SurveyTemplate,
+    WaveOpened,
+)
+
+__all__ = [
+    "LANGUAGES",
+    "SIDES",
+    "Channel",
+    "Delivery",
+    "Histogram",
+    "ResponseSubmitted",
+    "Score",
+    "ScoringModel",
+    "SurveyTemplate",
+    "WaveOpened",
+    "create_app",
+    "hookimpl",
+    "hookspecs",
+]

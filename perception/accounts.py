@@ -1,0 +1,124 @@
+"""Accounts, passwords and roles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import UserMixin, current_user
+from sqlmodel import Session, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from perception.db import get_session
+from perception.models import ROLES, Account
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 10
+# Compared against when an email is unknown, so a wrong email costs as long as a wrong password.
+_UNKNOWN_ACCOUNT_HASH = generate_password_hash("unknown account, never a password")
+
+
+class AccountError(ValueError):
+    """An account cannot be created or changed as asked."""
+
+
+class SignedInAccount(UserMixin):
+    """What Flask-Login keeps of an account during a request."""
+
+    def __init__(self, account: Account) -> None:
+        self.id = account.id
+        self.email = account.email
+        self.name = account.name
+        self.role = account.role
+        self.language = account.language
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role == "admin" or self.role in roles
+
+
+def load_account(account_id: str) -> SignedInAccount | None:
+    try:
+        account = get_session().get(Account, int(account_id))
+    except ValueError:
+        return None
+    if account is None or not account.active:
+        return None
+    return SignedInAccount(account)
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL_PATTERN.match(email) or len(email) > 254:
+        raise AccountError(f"{email!r} is not an email address")
+    return email
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def create_account(
+    session: Session, email: str, role: str, password: str, name: str = "", language: str = "en"
+) -> Account:
+    email = normalise_email(email)
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if language not in ("en", "fr"):
+        raise AccountError(f"language must be en or fr, not {language!r}")
+    check_password_rules(password)
+    if session.exec(select(Account).where(Account.email == email)).first() is not None:
+        raise AccountError(f"an account for {email} exists already")
+    account = Account(
+        email=email,
+        name=name.strip(),
+        role=role,
+        language=language,
+        password_hash=generate_password_hash(password),
+        created_at=datetime.now(UTC),
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def set_password(account: Account, password: str) -> None:
+    check_password_rules(password)
+    account.password_hash = generate_password_hash(password)
+
+
+def authenticate(session: Session, email: str, password: str) -> Account | None:
+    """The active account with that email and password, or None; same work either way."""
+    account = session.exec(select(Account).where(Account.email == email.strip().lower())).first()
+    if account is None:
+        check_password_hash(_UNKNOWN_ACCOUNT_HASH, password)
+        return None
+    if not check_password_hash(account.password_hash, password) or not account.active:
+        return None
+    return account
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def role_required(*roles: str) -> Callable[[F], F]:
+    """Let the view run only for signed-in accounts with one of ``roles`` (admins always)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                from flask import current_app
+
+                return current_app.login_manager.unauthorized()
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,108 @@
+"""The database: one engine per application, one session per request, migration state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+
+from perception.paths import resource_dir
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database is missing tables, or is behind or ahead of this version's migrations."""
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def engine_of(app: Flask) -> Engine:
+    return app.extensions["perception"].engine
+
+
+def get_session() -> Session:
+    """The request's session, opened on first use and closed when the request ends."""
+    if "db_session" not in g:
+        g.db_session = Session(engine_of(current_app), expire_on_commit=False)
+    return g.db_session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+@contextmanager
+def session_scope(app: Flask) -> Iterator[Session]:
+    """A session outside a request (commands, tasks): committed on success, rolled back on error."""
+    with Session(engine_of(app), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def migrations_path() -> Path:
+    return resource_dir("migrations")
+
+
+def alembic_config(app: Flask) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_path()))
+    config.set_main_option("sqlalchemy.url", app.config["DATABASE_URL"].replace("%", "%%"))
+    config.attributes["engine"] = engine_of(app)
+    return config
+
+
+def upgrade(app: Flask) -> None:
+    """Create the database, or bring it up to this version's migrations."""
+    command.upgrade(alembic_config(app), "head")
+
+
+def check_ready(app: Flask) -> None:
+    """Raise DatabaseNotReady, with the command that fixes it, unless migrations are current."""
+    state = app.extensions["perception"]
+    if state.database_ready:
+        return
+    heads = set(ScriptDirectory.from_config(alembic_config(app)).get_heads())
+    with engine_of(app).connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if not current:
+        raise DatabaseNotReady("The database has not been initialised. Run `perception init` to create it.")
+    if current != heads:
+        known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config(app)).walk_revisions()}
+        if current - known:
+            raise DatabaseNotReady(
+                "The database was migrated by a newer version of perception "
+                f"(revision {', '.join(sorted(current - known))}). Upgrade perception first."
+            )
+        raise DatabaseNotReady(
+            "The database is out of date for this version of perception. Run `perception init` to upgrade it."
+        )
+    state.database_ready = True

@@ -1,0 +1,155 @@
+"""A believable demo company: a French regional bank, its customers and its staff.
+
+Staff over-rate some items (blind spots: first-contact resolution, effort, knowing the
+customer, the recommendation) and under-rate others (hidden strengths: empathy, fee
+transparency); the rest agree within noise. Running it again adds nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from flask import Flask
+from sqlmodel import Session, select
+
+from perception.accounts import create_account
+from perception.db import session_scope
+from perception.models import Account, Answer, Item, Response
+from perception.scales import SCALES
+from perception.surveys import items_of, parse_definition, store_definition
+from perception.waves import create_wave, find_survey, open_wave
+
+COMPANY = "Banque des Trois Rivières"
+DEMO_SLUG = "six-pillars"
+DOMAIN = "trois-rivieres.example"
+ROLE_ACCOUNTS = (
+    ("admin", f"admin@{DOMAIN}", "Camille Admin"),
+    ("lead", f"lead@{DOMAIN}", "Claire Dubois"),
+    ("leader", f"leader@{DOMAIN}", "Marc Lefèvre"),
+    ("employee", f"employee@{DOMAIN}", "Sami Benali"),
+)
+# Where the staff's estimate sits against the customers' answers, in scale points.
+EMPLOYEE_SHIFT = {
+    "resolution_first_contact": 1.3,
+    "effort": 1.8,
+    "time_no_repeat": 1.1,
+    "personal_knows_me": 1.2,
+    "recommend": 2.0,
+    "integrity_transparency": -0.9,
+    "empathy_understands": -0.8,
+    "empathy_cares": -0.9,
+}
+CUSTOMER_MEAN = {"likert5": 3.4, "csat": 3.7, "ces": 4.1, "nps": 7.0}
+SPREAD = {"likert5": 0.9, "csat": 0.9, "ces": 1.3, "nps": 2.0}
+VERBATIMS = (
+    "Conseillère très à l'écoute, mais j'ai dû rappeler trois fois pour mon prêt.",
+    "L'application est pratique, les frais restent opaques.",
+    "On me redemande toujours les mêmes justificatifs.",
+    "Très bon accueil en agence, merci à l'équipe de Saumur.",
+    "Difficile de joindre quelqu'un au téléphone le samedi.",
+    "My adviser knew exactly what I needed for the mortgage.",
+)
+WAVES = (
+    ("2026-Q3", date(2026, 7, 1), date(2026, 9, 30), 260, 70),
+    ("2026-Q4", date(2026, 10, 1), date(2026, 12, 31), 320, 85),
+)
+
+
+def _answer(rng: random.Random, item: Item, side: str, wave_index: int) -> int:
+    scale = SCALES[item.scale]
+    mean = CUSTOMER_MEAN[item.scale]
+    if side == "employee":
+        mean += EMPLOYEE_SHIFT.get(item.key, 0.0)
+    mean += 0.15 * wave_index  # customers see a little progress from one quarter to the next
+    value = round(rng.gauss(mean, SPREAD[item.scale]))
+    return min(max(value, scale.low or 0), scale.high or 0)
+
+
+def _seed_answers(
+    session: Session,
+    wave_id: int,
+    items: list[Item],
+    side: str,
+    count: int,
+    on: date,
+    wave_index: int,
+    rng: random.Random,
+) -> None:
+    for _ in range(count):
+        response = Response(
+            wave_id=wave_id,
+            side=side,
+            submitted_on=on,
+            language=None if side == "employee" else rng.choice(("fr", "fr", "fr", "en")),
+        )
+        session.add(response)
+        session.flush()
+        for item in items:
+            if SCALES[item.scale].is_text:
+                if side == "customer" and rng.random() < 0.15:
+                    session.add(Answer(response_id=response.id, item_id=item.id, text=rng.choice(VERBATIMS)))
+                continue
+            session.add(
+                Answer(response_id=response.id, item_id=item.id, value=_answer(rng, item, side, wave_index))
+            )
+
+
+def _credentials(app: Flask) -> dict[str, str]:
+    """Demo passwords, made once and kept in the instance folder so that a rerun shows the same."""
+    path = Path(app.instance_path) / "demo-accounts.txt"
+    known: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) == 3:
+                known[parts[1]] = parts[2]
+    missing = [email for _, email, _ in ROLE_ACCOUNTS if email not in known]
+    if missing:
+        for email in missing:
+            known[email] = secrets.token_urlsafe(9)
+        lines = [f"{role} {email} {known[email]}" for role, email, _ in ROLE_ACCOUNTS]
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    return known
+
+
+def seed_demo(app: Flask) -> list[tuple[str, str, str]]:
+    """Create what is missing of the demo; return (role, email, password) for each account."""
+    passwords = _credentials(app)
+    registries = app.extensions["perception"].registries
+    with session_scope(app) as session:
+        for role, email, name in ROLE_ACCOUNTS:
+            account = session.exec(select(Account).where(Account.email == email)).first()
+            if account is None:
+                create_account(
+                    session,
+                    email,
+                    role,
+                    passwords[email],
+                    name=name,
+                    language="fr" if role != "admin" else "en",
+                )
+        if find_survey(session, DEMO_SLUG) is None:
+            definition = dict(registries.survey_templates["six-pillars"].definition)
+            definition["slug"] = DEMO_SLUG
+            definition["title"] = {
+                "en": f"{COMPANY}: customer experience barometer",
+                "fr": f"{COMPANY} : baromètre de l'expérience client",
+            }
+            survey = store_definition(session, parse_definition(definition, registries.scoring_models))
+            items = items_of(session, survey)
+            rng = random.Random(2026)
+            for index, (name, opens_on, closes_on, customers, employees) in enumerate(WAVES):
+                wave = create_wave(session, survey, name, "cold", opens_on, closes_on)
+                wave.state = "closed" if closes_on < datetime.now(UTC).date() or index == 0 else "draft"
+                if wave.state == "draft":
+                    open_wave(wave)
+                day = min(closes_on, datetime.now(UTC).date())
+                _seed_answers(session, wave.id, items, "customer", customers, day, index, rng)
+                _seed_answers(session, wave.id, items, "employee", employees, day, index, rng)
+    return [(role, email, passwords[email]) for role, email, _ in ROLE_ACCOUNTS]

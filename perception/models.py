@@ -1,0 +1,132 @@
+"""The tables. Alembic migrations in ``migrations/`` create them; keep both in step."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Column, MetaData, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Stable constraint names, so migrations can refer to them on every database.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+ROLES: tuple[str, ...] = ("admin", "lead", "leader", "employee")
+WAVE_KINDS: tuple[str, ...] = ("cold", "hot")
+WAVE_STATES: tuple[str, ...] = ("draft", "open", "closed")
+
+
+class Account(SQLModel, table=True):
+    __table_args__ = (CheckConstraint("role IN ('admin', 'lead', 'leader', 'employee')", name="role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(default="", max_length=120)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(max_length=255)
+    language: str = Field(default="en", max_length=2)
+    active: bool = Field(default=True)
+    created_at: datetime
+
+
+class Survey(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    title_en: str = Field(max_length=200)
+    title_fr: str = Field(max_length=200)
+    default_language: str = Field(default="en", max_length=2)
+    created_at: datetime
+
+
+class Item(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("survey_id", "key", name="uq_item_survey_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=64)
+    position: int
+    dimension: str = Field(max_length=64)
+    touchpoint: str | None = Field(default=None, max_length=64)
+    scale: str = Field(max_length=16)
+    model: str | None = Field(default=None, max_length=32)
+    required: bool = Field(default=True)
+    customer_en: str = Field(sa_column=Column(Text, nullable=False))
+    customer_fr: str = Field(sa_column=Column(Text, nullable=False))
+    employee_en: str = Field(sa_column=Column(Text, nullable=False))
+    employee_fr: str = Field(sa_column=Column(Text, nullable=False))
+
+    def wording(self, side: str, language: str) -> str:
+        text = getattr(self, f"{side}_{language}", "") or ""
+        return text or getattr(self, f"{side}_en") or getattr(self, f"{side}_fr")
+
+
+class Wave(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("survey_id", "name", name="uq_wave_survey_name"),
+        CheckConstraint("kind IN ('cold', 'hot')", name="kind"),
+        CheckConstraint("state IN ('draft', 'open', 'closed')", name="state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=64)
+    kind: str = Field(default="cold", max_length=8)
+    state: str = Field(default="draft", max_length=8)
+    opens_on: date | None = None
+    closes_on: date | None = None
+    public_token: str = Field(max_length=64, unique=True)
+    created_at: datetime
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time link. Only the hash of its token is kept; the token goes to the respondent."""
+
+    __table_args__ = (CheckConstraint("side IN ('customer', 'employee')", name="side"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True, ondelete="CASCADE")
+    side: str = Field(max_length=8)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime
+    expires_at: datetime
+    used: bool = Field(default=False)
+
+
+class Response(SQLModel, table=True):
+    """One respondent's answers to a wave.
+
+    An employee response holds no account, no invitation, no address and no time finer than
+    the day: the check constraint keeps the invitation out even if code forgets.
+    """
+
+    __table_args__ = (
+        CheckConstraint("side IN ('customer', 'employee')", name="side"),
+        CheckConstraint(
+            "side = 'customer' OR (invitation_id IS NULL AND language IS NULL)", name="anonymous_employee"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True, ondelete="CASCADE")
+    side: str = Field(max_length=8)
+    submitted_on: date
+    language: str | None = Field(default=None, max_length=2)
+    invitation_id: int | None = Field(
+        default=None, foreign_key="invitation.id", unique=True, ondelete="SET NULL"
+    )
+
+
+class Answer(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("response_id", "item_id", name="uq_answer_response_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
+    item_id: int = Field(foreign_key="item.id", index=True, ondelete="CASCADE")
+    value: int | None = None
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -1,0 +1,45 @@
+"""The task queue: Huey on SQLite by default, on Redis in production; one queue per app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.consumer import Consumer
+
+EVENT_HOOKS: frozenset[str] = frozenset({"perception_response_submitted", "perception_wave_opened"})
+
+
+def make_queue(app: Flask) -> Huey:
+    url = app.config["QUEUE_URL"]
+    immediate = bool(app.config.get("QUEUE_IMMEDIATE", False))
+    if url == "sqlite":
+        queue: Huey = SqliteHuey(
+            "perception", filename=str(Path(app.instance_path) / "queue.db"), immediate=immediate
+        )
+    else:
+        queue = RedisHuey("perception", url=url, immediate=immediate)
+
+    @queue.task(retries=3, retry_delay=10, name="perception.dispatch_event")
+    def dispatch_event(hook_name: str, event: Any) -> None:
+        if hook_name not in EVENT_HOOKS:
+            raise ValueError(f"{hook_name} is not an event hook")
+        with app.app_context():
+            getattr(app.extensions["perception"].plugin_manager.hook, hook_name)(app=app, event=event)
+
+    app.extensions["perception"].dispatch_event = dispatch_event
+    return queue
+
+
+def emit(app: Flask, hook_name: str, event: Any) -> None:
+    """Hand an event to the plugins through the queue (at once when the queue is immediate)."""
+    app.extensions["perception"].dispatch_event(hook_name, event)
+
+
+def start_consumer(queue: Huey, workers: int = 2) -> Consumer:
+    """Start a consumer in this process's threads (the embedded default's `perception serve`)."""
+    consumer = queue.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer.start()
+    return consumer

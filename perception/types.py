@@ -1,0 +1,115 @@
+"""The public types a plugin works with.
+
+Plugins import these from ``perception`` (or from this module) and nothing else of the
+core, so that the core can change its insides without breaking them.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, ClassVar
+
+SIDES: tuple[str, str] = ("customer", "employee")
+LANGUAGES: tuple[str, str] = ("en", "fr")
+
+Histogram = Mapping[int, int]
+"""Count of answers per answer value, for one item on one side: ``{9: 41, 10: 12, ...}``."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """A score with its uncertainty, as a scoring model computes it from a histogram."""
+
+    n: int
+    value: float | None
+    ci95: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ValueError("a score cannot count fewer than zero answers")
+        if self.value is not None and not math.isfinite(self.value):
+            raise ValueError("a score must be a finite number")
+
+
+class ScoringModel(ABC):
+    """Turns the answers of one item on one side into a score with an uncertainty.
+
+    A plugin subclasses it, sets the class attributes, implements :meth:`score`, and returns
+    an instance from ``perception_register_scoring_models``.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[Mapping[str, str]]
+    unit: ClassVar[str] = ""
+    scales: ClassVar[frozenset[str]] = frozenset()
+    # The score range, used to draw and to roll items up; (low, high).
+    bounds: ClassVar[tuple[float, float]] = (0.0, 100.0)
+
+    @abstractmethod
+    def score(self, histogram: Histogram) -> Score:
+        """Score the answers; ``n`` counts them, ``value`` is None when there are none."""
+
+    def describe(self, language: str = "en") -> str:
+        return self.label.get(language) or self.label.get("en") or self.name
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One invitation handed to a channel: where the respondent answers, and whom to reach."""
+
+    url: str
+    side: str
+    language: str
+    survey_title: str
+    address: str | None = None
+
+
+class Channel(ABC):
+    """Delivers an invitation to a respondent (web link, QR code, email, SMS, kiosk)."""
+
+    name: ClassVar[str]
+    label: ClassVar[Mapping[str, str]]
+    # What address the channel needs from a contact ("email", "phone"), or None when the
+    # channel hands the link to the lead, who distributes it.
+    address_kind: ClassVar[str | None] = None
+
+    @abstractmethod
+    def deliver(self, delivery: Delivery) -> str:
+        """Deliver, and return what a lead should see of it (the link, a message id...)."""
+
+
+@dataclass(frozen=True)
+class SurveyTemplate:
+    """A survey definition offered to leads as a starting point."""
+
+    name: str
+    label: Mapping[str, str]
+    definition: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ResponseSubmitted:
+    """What a plugin learns of a submitted response.
+
+    It names no person: an employee response carries no account, invitation or time finer
+    than the day, and neither does this event.
+    """
+
+    survey_slug: str
+    wave_name: str
+    side: str
+    submitted_on: date
+    answers: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WaveOpened:
+    """A wave was opened for answers."""
+
+    survey_slug: str
+    wave_name: str
+    kind: str

@@ -1,0 +1,143 @@
+"""Waves and their links: create, open, close; one-time links and the public link."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from perception.models import WAVE_KINDS, Invitation, Survey, Wave
+from perception.types import SIDES
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+MAX_LINKS_PER_BATCH = 10000
+
+
+class WaveError(ValueError):
+    """A wave cannot be created or changed as asked."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """160 random bits, URL-safe."""
+    return secrets.token_urlsafe(20)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def find_survey(session: Session, slug: str) -> Survey | None:
+    return session.exec(select(Survey).where(Survey.slug == slug)).first()
+
+
+def find_wave(session: Session, survey: Survey, name: str) -> Wave | None:
+    return session.exec(select(Wave).where(Wave.survey_id == survey.id, Wave.name == name)).first()
+
+
+def create_wave(
+    session: Session,
+    survey: Survey,
+    name: str,
+    kind: str = "cold",
+    opens_on: date | None = None,
+    closes_on: date | None = None,
+) -> Wave:
+    name = name.strip()
+    if not NAME_PATTERN.match(name):
+        raise WaveError(
+            f"wave name {name!r} must be 1 to 64 letters, digits, spaces, dots, dashes or underscores"
+        )
+    if kind not in WAVE_KINDS:
+        raise WaveError(f"wave kind must be cold or hot, not {kind!r}")
+    if opens_on and closes_on and closes_on < opens_on:
+        raise WaveError("a wave cannot close before it opens")
+    if find_wave(session, survey, name) is not None:
+        raise WaveError(f"survey {survey.slug!r} has a wave named {name!r} already")
+    wave = Wave(
+        survey_id=survey.id,
+        name=name,
+        kind=kind,
+        opens_on=opens_on,
+        closes_on=closes_on,
+        public_token=new_token(),
+        created_at=datetime.now(UTC),
+    )
+    session.add(wave)
+    session.flush()
+    return wave
+
+
+def open_wave(wave: Wave) -> None:
+    if wave.state == "open":
+        raise WaveError(f"wave {wave.name!r} is open already")
+    if wave.closes_on and wave.closes_on < today():
+        raise WaveError(f"wave {wave.name!r} closed on {wave.closes_on.isoformat()}; change its dates first")
+    wave.state = "open"
+
+
+def close_wave(wave: Wave) -> None:
+    if wave.state != "open":
+        raise WaveError(f"wave {wave.name!r} is not open")
+    wave.state = "closed"
+
+
+def accepts_answers(wave: Wave, on: date | None = None) -> bool:
+    """Open, and within its dates when it has them."""
+    on = on or today()
+    if wave.state != "open":
+        return False
+    if wave.opens_on and on < wave.opens_on:
+        return False
+    return not (wave.closes_on and on > wave.closes_on)
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    side: str
+    token: str
+    expires_at: datetime
+
+
+def issue_links(session: Session, wave: Wave, side: str, count: int, days: int) -> list[IssuedLink]:
+    """Make ``count`` one-time links; the tokens are returned once and only their hashes kept."""
+    if side not in SIDES:
+        raise WaveError(f"side must be customer or employee, not {side!r}")
+    if not 1 <= count <= MAX_LINKS_PER_BATCH:
+        raise WaveError(f"a batch holds 1 to {MAX_LINKS_PER_BATCH} links, not {count}")
+    if wave.state == "closed":
+        raise WaveError(f"wave {wave.name!r} is closed")
+    now = datetime.now(UTC)
+    expires_at = now + timedelta(days=days)
+    issued = [IssuedLink(side=side, token=new_token(), expires_at=expires_at) for _ in range(count)]
+    session.add_all(
+        Invitation(
+            wave_id=wave.id,
+            side=side,
+            token_hash=hash_token(link.token),
+            created_at=now,
+            expires_at=expires_at,
+        )
+        for link in issued
+    )
+    session.flush()
+    return issued
+
+
+def find_invitation(session: Session, token: str) -> Invitation | None:
+    if not token or len(token) > 64:
+        return None
+    return session.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).first()
+
+
+def find_public_wave(session: Session, token: str) -> Wave | None:
+    if not token or len(token) > 64:
+        return None
+    return session.exec(select(Wave).where(Wave.public_token == token)).first()

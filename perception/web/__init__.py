@@ -1,0 +1,14 @@
+"""The web pages. The core registers its blueprints through the same hook as any plugin."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from perception.hookspecs import hookimpl
+
+
+@hookimpl
+def perception_register_blueprints(app: Flask) -> list[Blueprint]:
+    from perception.web import auth, home, respond, surveys
+
+    return [auth.blueprint, home.blueprint, surveys.blueprint, respond.blueprint]

@@ -1,0 +1,308 @@
+"""Leads' and leaders' pages: surveys, waves, one-time links and the gap table."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlmodel import func, select
+from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms.fields.choices import SelectChoice
+
+from perception.accounts import role_required
+from perception.db import get_session
+from perception.models import Response as SurveyResponse
+from perception.models import Survey, Wave
+from perception.report import gap_table, response_counts
+from perception.surveys import (
+    SurveyFileError,
+    definition_of,
+    dump_definition,
+    items_of,
+    parse_definition,
+    store_definition,
+)
+from perception.tasks import emit
+from perception.types import Delivery, WaveOpened
+from perception.waves import (
+    WaveError,
+    close_wave,
+    create_wave,
+    find_survey,
+    find_wave,
+    issue_links,
+    open_wave,
+)
+from perception.web.forms import ActionForm, LinkBatchForm, NewSurveyForm, WaveForm
+
+blueprint = Blueprint("surveys", __name__, url_prefix="/surveys")
+
+
+def _registries() -> Any:
+    return current_app.extensions["perception"].registries
+
+
+def _survey_or_404(slug: str) -> Survey:
+    survey = find_survey(get_session(), slug)
+    if survey is None:
+        abort(404)
+    return survey
+
+
+def _wave_or_404(survey: Survey, name: str) -> Wave:
+    wave = find_wave(get_session(), survey, name)
+    if wave is None:
+        abort(404)
+    return wave
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    base = current_app.config.get("BASE_URL")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+@blueprint.route("/")
+@role_required("lead", "leader")
+def index() -> str:
+    session = get_session()
+    surveys = session.exec(select(Survey).order_by(Survey.created_at.desc())).all()  # type: ignore[attr-defined]
+    waves = session.exec(select(Wave).order_by(Wave.created_at)).all()
+    waves_by_survey: dict[int, list[Wave]] = {}
+    for wave in waves:
+        waves_by_survey.setdefault(wave.survey_id, []).append(wave)
+    return render_template("surveys/index.html", surveys=surveys, waves=waves_by_survey)
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+@role_required("lead")
+def new() -> str | WerkzeugResponse | tuple[str, int]:
+    templates = _registries().survey_templates
+    form = NewSurveyForm()
+    language = "fr" if request.accept_languages.best_match(["en", "fr"]) == "fr" else "en"
+    form.template.choices = [
+        SelectChoice(name, template.label.get(language) or name)
+        for name, template in sorted(templates.items())
+    ]
+    if form.validate_on_submit():
+        template = templates[form.template.data]
+        data = dict(template.definition)
+        data["slug"] = form.slug.data
+        title = dict(data.get("title") or {})
+        if form.title_en.data:
+            title["en"] = form.title_en.data
+        if form.title_fr.data:
+            title["fr"] = form.title_fr.data
+        data["title"] = title
+        session = get_session()
+        try:
+            survey = store_definition(session, parse_definition(data, _registries().scoring_models))
+        except SurveyFileError as error:
+            session.rollback()
+            form.slug.errors = [*form.slug.errors, *error.problems]
+            return render_template("surveys/new.html", form=form), 422
+        session.commit()
+        flash(_("Survey created from the template."), "info")
+        return redirect(url_for("surveys.show", slug=survey.slug))
+    status = 422 if form.is_submitted() else 200
+    return render_template("surveys/new.html", form=form), status
+
+
+@blueprint.route("/<slug>")
+@role_required("lead", "leader")
+def show(slug: str) -> str:
+    session = get_session()
+    survey = _survey_or_404(slug)
+    waves = session.exec(select(Wave).where(Wave.survey_id == survey.id).order_by(Wave.created_at)).all()
+    counts = dict(
+        session.exec(
+            select(SurveyResponse.wave_id, func.count())
+            .join(Wave, Wave.id == SurveyResponse.wave_id)
+            .where(Wave.survey_id == survey.id)
+            .group_by(SurveyResponse.wave_id)
+        ).all()
+    )
+    return render_template(
+        "surveys/show.html",
+        survey=survey,
+        items=items_of(session, survey),
+        waves=waves,
+        counts=counts,
+        wave_form=WaveForm(),
+        models=_registries().scoring_models,
+    )
+
+
+@blueprint.route("/<slug>/export")
+@role_required("lead")
+def export(slug: str) -> Response:
+    survey = _survey_or_404(slug)
+    text = dump_definition(definition_of(get_session(), survey))
+    return Response(
+        text,
+        mimetype="application/yaml",
+        headers={"Content-Disposition": f'attachment; filename="{survey.slug}.yaml"'},
+    )
+
+
+@blueprint.route("/<slug>/waves", methods=["POST"])
+@role_required("lead")
+def create_wave_view(slug: str) -> str | WerkzeugResponse | tuple[str, int]:
+    session = get_session()
+    survey = _survey_or_404(slug)
+    form = WaveForm()
+    if form.validate_on_submit():
+        try:
+            wave = create_wave(
+                session,
+                survey,
+                form.name.data or "",
+                form.kind.data or "cold",
+                form.opens_on.data,
+                form.closes_on.data,
+            )
+        except WaveError as error:
+            session.rollback()
+            form.name.errors = [*form.name.errors, str(error)]
+        else:
+            session.commit()
+            flash(_("Wave created. Open it when you are ready to collect answers."), "info")
+            return redirect(url_for("surveys.wave", slug=survey.slug, name=wave.name))
+    waves = session.exec(select(Wave).where(Wave.survey_id == survey.id)).all()
+    return render_template(
+        "surveys/show.html",
+        survey=survey,
+        items=items_of(session, survey),
+        waves=waves,
+        counts={},
+        wave_form=form,
+        models=_registries().scoring_models,
+    ), 422
+
+
+@blueprint.route("/<slug>/waves/<name>")
+@role_required("lead")
+def wave(slug: str, name: str) -> str:
+    survey = _survey_or_404(slug)
+    wave = _wave_or_404(survey, name)
+    link_channel = _registries().channels.get("link")
+    public_link = public_url("respond.public", token=wave.public_token)
+    if link_channel is not None:
+        public_link = link_channel.deliver(
+            Delivery(
+                url=public_link,
+                side="customer",
+                language=survey.default_language,
+                survey_title=survey.title_en,
+            )
+        )
+    return render_template(
+        "surveys/wave.html",
+        survey=survey,
+        wave=wave,
+        counts=response_counts(get_session(), wave),
+        public_link=public_link,
+        link_form=LinkBatchForm(),
+        action_form=ActionForm(),
+    )
+
+
+@blueprint.route("/<slug>/waves/<name>/<any(open, close):action>", methods=["POST"])
+@role_required("lead")
+def change_state(slug: str, name: str, action: str) -> WerkzeugResponse:
+    session = get_session()
+    survey = _survey_or_404(slug)
+    wave = _wave_or_404(survey, name)
+    try:
+        (open_wave if action == "open" else close_wave)(wave)
+    except WaveError as error:
+        session.rollback()
+        flash(str(error), "error")
+    else:
+        session.commit()
+        if action == "open":
+            emit(
+                current_app,
+                "perception_wave_opened",
+                WaveOpened(survey_slug=survey.slug, wave_name=wave.name, kind=wave.kind),
+            )
+            flash(_("The wave is open: links now accept answers."), "info")
+        else:
+            flash(_("The wave is closed: links no longer accept answers."), "info")
+    return redirect(url_for("surveys.wave", slug=survey.slug, name=wave.name))
+
+
+@blueprint.route("/<slug>/waves/<name>/links", methods=["POST"])
+@role_required("lead")
+def links(slug: str, name: str) -> str | Response | tuple[str, int]:
+    """Make a batch of one-time links and hand them over as CSV, the only time they are shown."""
+    session = get_session()
+    survey = _survey_or_404(slug)
+    wave = _wave_or_404(survey, name)
+    form = LinkBatchForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "surveys/wave.html",
+            survey=survey,
+            wave=wave,
+            counts=response_counts(session, wave),
+            public_link=public_url("respond.public", token=wave.public_token),
+            link_form=form,
+            action_form=ActionForm(),
+        ), 422
+    try:
+        issued = issue_links(
+            session, wave, form.side.data or "", form.count.data or 0, current_app.config["LINK_DAYS"]
+        )
+    except WaveError as error:
+        session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("surveys.wave", slug=survey.slug, name=wave.name))
+    session.commit()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["side", "link", "expires_on"])
+    for link in issued:
+        writer.writerow(
+            [
+                link.side,
+                public_url("respond.invitation", token=link.token),
+                link.expires_at.date().isoformat(),
+            ]
+        )
+    filename = f"{survey.slug}-{wave.name}-{form.side.data}-links.csv".replace(" ", "_")
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@blueprint.route("/<slug>/waves/<name>/report")
+@role_required("lead", "leader")
+def report(slug: str, name: str) -> str:
+    session = get_session()
+    survey = _survey_or_404(slug)
+    wave = _wave_or_404(survey, name)
+    table = gap_table(
+        session,
+        wave,
+        items_of(session, survey),
+        _registries().scoring_models,
+        current_app.config["REPORTING_THRESHOLD"],
+    )
+    return render_template("surveys/report.html", survey=survey, wave=wave, table=table)

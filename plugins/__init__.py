@@ -1,0 +1,1 @@
+"""The plugins that ship with perception. Each uses only perception's public names."""

@@ -1,0 +1,116 @@
+"""Built-in scoring models: NPS, CSAT (top-2-box %), CES and the plain mean."""
+
+from __future__ import annotations
+
+import math
+
+from scipy import stats
+
+from perception import Histogram, Score, ScoringModel, hookimpl
+
+Z95 = stats.norm.ppf(0.975)
+
+
+def _n(histogram: Histogram) -> int:
+    return sum(histogram.values())
+
+
+class NetPromoterScore(ScoringModel):
+    """%promoters (9-10) minus %detractors (0-6), in points from -100 to 100.
+
+    The interval is the adjusted Wald of Rocks (2016): 0.75 detractor, 1.5 passive and
+    0.75 promoter are added before computing, which keeps it honest for small samples.
+    """
+
+    name = "nps"
+    label = {"en": "Net Promoter Score", "fr": "Net Promoter Score"}
+    unit = "points"
+    scales = frozenset({"nps"})
+    bounds = (-100.0, 100.0)
+
+    @staticmethod
+    def variance(p: float, d: float) -> float:
+        """Per-respondent variance of the -1/0/+1 recoding, from the promoter and detractor shares."""
+        return (p + d) - (p - d) ** 2
+
+    @staticmethod
+    def shares(histogram: Histogram) -> tuple[float, float]:
+        n = _n(histogram)
+        promoters = sum(count for value, count in histogram.items() if value >= 9)
+        detractors = sum(count for value, count in histogram.items() if value <= 6)
+        return promoters / n, detractors / n
+
+    @classmethod
+    def standard_error(cls, histogram: Histogram) -> float:
+        """Wald standard error of the NPS, in points."""
+        p, d = cls.shares(histogram)
+        return 100.0 * math.sqrt(cls.variance(p, d) / _n(histogram))
+
+    def score(self, histogram: Histogram) -> Score:
+        n = _n(histogram)
+        if n == 0:
+            return Score(n=0, value=None)
+        promoters = sum(count for value, count in histogram.items() if value >= 9)
+        detractors = sum(count for value, count in histogram.items() if value <= 6)
+        value = 100.0 * (promoters - detractors) / n
+        adjusted_n = n + 3.0
+        p = (promoters + 0.75) / adjusted_n
+        d = (detractors + 0.75) / adjusted_n
+        centre = p - d
+        half = Z95 * math.sqrt(self.variance(p, d) / adjusted_n)
+        low, high = max(-1.0, centre - half), min(1.0, centre + half)
+        return Score(n=n, value=value, ci95=(100.0 * low, 100.0 * high))
+
+
+class TopTwoBox(ScoringModel):
+    """Share of answers in the top two values of a 1-5 scale, in %, with a Wilson interval."""
+
+    name = "csat"
+    label = {"en": "CSAT (satisfied, % of 4-5)", "fr": "CSAT (satisfaits, % de 4-5)"}
+    unit = "%"
+    scales = frozenset({"csat", "likert5"})
+    bounds = (0.0, 100.0)
+    top_values = frozenset({4, 5})
+
+    def score(self, histogram: Histogram) -> Score:
+        n = _n(histogram)
+        if n == 0:
+            return Score(n=0, value=None)
+        top = sum(count for value, count in histogram.items() if value in self.top_values)
+        interval = stats.binomtest(top, n).proportion_ci(confidence_level=0.95, method="wilson")
+        return Score(n=n, value=100.0 * top / n, ci95=(100.0 * interval.low, 100.0 * interval.high))
+
+
+class Mean(ScoringModel):
+    """The mean answer, with a Student t interval."""
+
+    name = "mean"
+    label = {"en": "Mean", "fr": "Moyenne"}
+    unit = ""
+    scales = frozenset({"likert5", "ces", "csat", "nps"})
+    bounds = (1.0, 5.0)
+
+    def score(self, histogram: Histogram) -> Score:
+        n = _n(histogram)
+        if n == 0:
+            return Score(n=0, value=None)
+        mean = sum(value * count for value, count in histogram.items()) / n
+        if n < 2:
+            return Score(n=n, value=mean)
+        variance = sum(count * (value - mean) ** 2 for value, count in histogram.items()) / (n - 1)
+        half = stats.t.ppf(0.975, n - 1) * math.sqrt(variance / n)
+        return Score(n=n, value=mean, ci95=(mean - half, mean + half))
+
+
+class CustomerEffortScore(Mean):
+    """CES 2.0: the mean agreement, from 1 to 7, that the company made things easy."""
+
+    name = "ces"
+    label = {"en": "CES (mean effort ease, 1-7)", "fr": "CES (facilité moyenne, 1-7)"}
+    scales = frozenset({"ces"})
+    bounds = (1.0, 7.0)
+
+
+@hookimpl
+def perception_register_scoring_models() -> list[ScoringModel]:
+    return [NetPromoterScore(), TopTwoBox(), Mean(), CustomerEffortScore()]
