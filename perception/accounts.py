@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar
 
 from flask import abort
@@ -18,8 +19,12 @@ from perception.models import ROLES, Account
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
-# Compared against when an email is unknown, so a wrong email costs as long as a wrong password.
-_UNKNOWN_ACCOUNT_HASH = generate_password_hash("unknown account, never a password")
+
+
+@cache
+def _unknown_account_hash() -> str:
+    """Checked when an email is unknown, so that a wrong email costs as long as a wrong password."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -95,7 +100,7 @@ def authenticate(session: Session, email: str, password: str) -> Account | None:
     """The active account with that email and password, or None; same work either way."""
     account = session.exec(select(Account).where(Account.email == email.strip().lower())).first()
     if account is None:
-        check_password_hash(_UNKNOWN_ACCOUNT_HASH, password)
+        check_password_hash(_unknown_account_hash(), password)
         return None
     if not check_password_hash(account.password_hash, password) or not account.active:
         return None

@@ -78,10 +78,12 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Iterable[object
     app.extensions["perception"] = state
     state.queue = make_queue(app)
 
-    _init_web(app)
+    csrf = _init_web(app)
     for blueprints in pm.hook.perception_register_blueprints(app=app):
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)
+    # Respondent forms check their own token, so that an expired page is answered on the form.
+    csrf.exempt(app.blueprints["respond"])
     pm.hook.perception_register_commands(cli=app.cli)
     return app
 
@@ -95,11 +97,11 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
-def _init_web(app: Flask) -> None:
+def _init_web(app: Flask) -> CSRFProtect:
     from perception.accounts import load_account
     from perception.web import helpers
 
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     Babel(app, locale_selector=select_locale)
     login = LoginManager(app)
     login.login_view = "auth.login"
@@ -147,3 +149,5 @@ def _init_web(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+    return csrf

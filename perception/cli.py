@@ -51,9 +51,7 @@ def init_command() -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Web worker processes."
-)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Web worker processes.")
 @with_appcontext
 def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the application (gunicorn; runs the task-queue consumer too on the embedded queue)."""
@@ -289,11 +287,7 @@ def wave_list(slug: str) -> None:
         if survey is None:
             raise click.ClickException(f"no survey {slug!r}")
         for wave in session.exec(select(Wave).where(Wave.survey_id == survey.id)).all():
-            dates = (
-                f" {wave.opens_on or '…'} to {wave.closes_on or '…'}"
-                if wave.opens_on or wave.closes_on
-                else ""
-            )
+            dates = f" {wave.opens_on or '…'} to {wave.closes_on or '…'}" if wave.opens_on or wave.closes_on else ""
             click.echo(f"{wave.name} ({wave.kind}, {wave.state}){dates}")
 
 
@@ -339,8 +333,9 @@ def _create_app() -> Flask:
 main = FlaskGroup(
     name="perception",
     create_app=_create_app,
-    add_version_option=True,
+    add_version_option=False,
     load_dotenv=False,
     set_debug_flag=False,
     help="perception: mirrored customer and employee surveys, and the gaps between them.",
 )
+click.version_option(package_name="perception", prog_name="perception")(main)

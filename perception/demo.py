@@ -93,9 +93,7 @@ def _seed_answers(
                 if side == "customer" and rng.random() < 0.15:
                     session.add(Answer(response_id=response.id, item_id=item.id, text=rng.choice(VERBATIMS)))
                 continue
-            session.add(
-                Answer(response_id=response.id, item_id=item.id, value=_answer(rng, item, side, wave_index))
-            )
+            session.add(Answer(response_id=response.id, item_id=item.id, value=_answer(rng, item, side, wave_index)))
 
 
 def _credentials(app: Flask) -> dict[str, str]:

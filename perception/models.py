@@ -107,9 +107,7 @@ class Response(SQLModel, table=True):
 
     __table_args__ = (
         CheckConstraint("side IN ('customer', 'employee')", name="side"),
-        CheckConstraint(
-            "side = 'customer' OR (invitation_id IS NULL AND language IS NULL)", name="anonymous_employee"
-        ),
+        CheckConstraint("side = 'customer' OR (invitation_id IS NULL AND language IS NULL)", name="anonymous_employee"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -117,9 +115,7 @@ class Response(SQLModel, table=True):
     side: str = Field(max_length=8)
     submitted_on: date
     language: str | None = Field(default=None, max_length=2)
-    invitation_id: int | None = Field(
-        default=None, foreign_key="invitation.id", unique=True, ondelete="SET NULL"
-    )
+    invitation_id: int | None = Field(default=None, foreign_key="invitation.id", unique=True, ondelete="SET NULL")
 
 
 class Answer(SQLModel, table=True):

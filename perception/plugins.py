@@ -69,13 +69,9 @@ class Registries:
     def collect(cls, pm: pluggy.PluginManager) -> Registries:
         hook = pm.hook
         return cls(
-            scoring_models=_merge_by_name(
-                "scoring model", hook.perception_register_scoring_models(), ScoringModel
-            ),
+            scoring_models=_merge_by_name("scoring model", hook.perception_register_scoring_models(), ScoringModel),
             channels=_merge_by_name("channel", hook.perception_register_channels(), Channel),
-            survey_templates=_merge_by_name(
-                "survey template", hook.perception_survey_templates(), SurveyTemplate
-            ),
+            survey_templates=_merge_by_name("survey template", hook.perception_survey_templates(), SurveyTemplate),
         )
 
 

@@ -84,9 +84,7 @@ def gap_table(
             continue
         model = scoring_models.get(item.model)
         if model is None:
-            raise LookupError(
-                f"item {item.key!r} is scored by {item.model!r}, which no installed plugin provides"
-            )
+            raise LookupError(f"item {item.key!r} is scored by {item.model!r}, which no installed plugin provides")
         figures = {}
         for side in SIDES:
             histogram = counts.get((item.id, side), {})

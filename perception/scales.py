@@ -15,6 +15,11 @@ class Scale:
     low_label: tuple[str, str] = ("", "")
     high_label: tuple[str, str] = ("", "")
 
+    def label(self, language: str) -> str:
+        if self.low is None:
+            return "Texte libre" if language == "fr" else "Free text"
+        return f"{self.name.upper() if self.name != 'likert5' else 'Likert'} {self.low}–{self.high}"
+
     @property
     def is_text(self) -> bool:
         return self.low is None

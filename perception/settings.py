@@ -46,8 +46,7 @@ def _database_url(name: str, raw: Any) -> str:
         ) from None
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise SettingsError(
-            f"{PREFIX}{name} names a {url.get_backend_name()!r} database; "
-            "perception runs on sqlite or postgresql"
+            f"{PREFIX}{name} names a {url.get_backend_name()!r} database; perception runs on sqlite or postgresql"
         )
     return str(raw)
 
@@ -56,9 +55,7 @@ def _queue_url(name: str, raw: Any) -> str:
     value = str(raw)
     if value == "sqlite" or value.startswith(("redis://", "rediss://", "unix://")):
         return value
-    raise SettingsError(
-        f"{PREFIX}{name} must be 'sqlite' (the embedded queue) or a redis:// URL, not {value!r}"
-    )
+    raise SettingsError(f"{PREFIX}{name} must be 'sqlite' (the embedded queue) or a redis:// URL, not {value!r}")
 
 
 def _text(name: str, raw: Any) -> str:
@@ -82,13 +79,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("INSTANCE_PATH", _text, "Folder for local state (database, secret key, queue)."),
     Setting("DATABASE_URL", _database_url, "SQLAlchemy URL; default a SQLite file in the instance folder."),
-    Setting(
-        "SECRET_KEY", _text, "Signs sessions and links; generated once into the instance folder when unset."
-    ),
+    Setting("SECRET_KEY", _text, "Signs sessions and links; generated once into the instance folder when unset."),
     Setting("QUEUE_URL", _queue_url, "'sqlite' (default: a file in the instance folder) or a redis:// URL."),
-    Setting(
-        "BASE_URL", _base_url, "Public address used in links sent to respondents; default the request's."
-    ),
+    Setting("BASE_URL", _base_url, "Public address used in links sent to respondents; default the request's."),
     Setting("REPORTING_THRESHOLD", _int_at_least(2), "Smallest group a report shows (default 5)."),
     Setting("LINK_DAYS", _int_at_least(1), "Days a one-time link stays valid (default 60)."),
 )

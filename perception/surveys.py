@@ -142,8 +142,7 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
     slug = data.get("slug")
     if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
         problems.append(
-            f"slug {slug!r} must be 1 to 64 lowercase letters, digits or dashes, "
-            "starting with a letter or digit"
+            f"slug {slug!r} must be 1 to 64 lowercase letters, digits or dashes, starting with a letter or digit"
         )
     default_language = data.get("default_language", "en")
     if default_language not in LANGUAGES:
@@ -196,8 +195,7 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
             model = model if model is not None else SCALES[scale].default_model
             if model not in scoring_models:
                 problems.append(
-                    f"{where}: scoring model {model!r} is not registered "
-                    f"(known: {', '.join(sorted(scoring_models))})"
+                    f"{where}: scoring model {model!r} is not registered (known: {', '.join(sorted(scoring_models))})"
                 )
             elif scale not in scoring_models[model].scales:
                 problems.append(f"{where}: scoring model {model!r} cannot score a {scale} scale")
@@ -221,9 +219,7 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
         )
     if problems:
         raise SurveyFileError(problems)
-    return SurveyDefinition(
-        slug=str(slug), title=title, default_language=default_language, items=tuple(items)
-    )
+    return SurveyDefinition(slug=str(slug), title=title, default_language=default_language, items=tuple(items))
 
 
 def read_definition(text: str, scoring_models: Mapping[str, ScoringModel]) -> SurveyDefinition:
@@ -232,9 +228,7 @@ def read_definition(text: str, scoring_models: Mapping[str, ScoringModel]) -> Su
 
 def survey_has_responses(session: Session, survey: Survey) -> bool:
     count = session.exec(
-        select(func.count(Response.id))
-        .join(Wave, Wave.id == Response.wave_id)
-        .where(Wave.survey_id == survey.id)
+        select(func.count(Response.id)).join(Wave, Wave.id == Response.wave_id).where(Wave.survey_id == survey.id)
     ).one()
     return count > 0
 

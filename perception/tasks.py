@@ -16,9 +16,7 @@ def make_queue(app: Flask) -> Huey:
     url = app.config["QUEUE_URL"]
     immediate = bool(app.config.get("QUEUE_IMMEDIATE", False))
     if url == "sqlite":
-        queue: Huey = SqliteHuey(
-            "perception", filename=str(Path(app.instance_path) / "queue.db"), immediate=immediate
-        )
+        queue: Huey = SqliteHuey("perception", filename=str(Path(app.instance_path) / "queue.db"), immediate=immediate)
     else:
         queue = RedisHuey("perception", url=url, immediate=immediate)
 

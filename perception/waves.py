@@ -52,9 +52,7 @@ def create_wave(
 ) -> Wave:
     name = name.strip()
     if not NAME_PATTERN.match(name):
-        raise WaveError(
-            f"wave name {name!r} must be 1 to 64 letters, digits, spaces, dots, dashes or underscores"
-        )
+        raise WaveError(f"wave name {name!r} must be 1 to 64 letters, digits, spaces, dots, dashes or underscores")
     if kind not in WAVE_KINDS:
         raise WaveError(f"wave kind must be cold or hot, not {kind!r}")
     if opens_on and closes_on and closes_on < opens_on:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-
-from scipy import stats
+from statistics import NormalDist
 
 from perception import Histogram, Score, ScoringModel, hookimpl
 
-Z95 = stats.norm.ppf(0.975)
+Z95 = NormalDist().inv_cdf(0.975)
 
 
 def _n(histogram: Histogram) -> int:
@@ -76,6 +75,8 @@ class TopTwoBox(ScoringModel):
         n = _n(histogram)
         if n == 0:
             return Score(n=0, value=None)
+        from scipy import stats  # loaded on first use: the command line starts faster without it
+
         top = sum(count for value, count in histogram.items() if value in self.top_values)
         interval = stats.binomtest(top, n).proportion_ci(confidence_level=0.95, method="wilson")
         return Score(n=n, value=100.0 * top / n, ci95=(100.0 * interval.low, 100.0 * interval.high))
@@ -97,6 +98,8 @@ class Mean(ScoringModel):
         mean = sum(value * count for value, count in histogram.items()) / n
         if n < 2:
             return Score(n=n, value=mean)
+        from scipy import stats
+
         variance = sum(count * (value - mean) ** 2 for value, count in histogram.items()) / (n - 1)
         half = stats.t.ppf(0.975, n - 1) * math.sqrt(variance / n)
         return Score(n=n, value=mean, ci95=(mean - half, mean + half))

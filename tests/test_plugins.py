@@ -46,9 +46,7 @@ def test_every_hook_is_documented_with_its_exact_signature() -> None:
         assert name in documented, f"{name} is not documented in docs/plugins.md"
         expected = list(inspect.signature(getattr(hookspecs, name)).parameters)
         assert documented[name] == expected, f"docs/plugins.md gives {name} the wrong arguments"
-    assert set(documented) <= set(hookspecs.hook_names()), (
-        "docs/plugins.md documents a hook that does not exist"
-    )
+    assert set(documented) <= set(hookspecs.hook_names()), "docs/plugins.md documents a hook that does not exist"
 
 
 def test_every_hook_has_a_test() -> None:
@@ -117,10 +115,7 @@ def test_two_apps_do_not_share_plugins(tmp_path: Path) -> None:
     without = create_app({"INSTANCE_PATH": str(tmp_path / "b")})
     assert "bottom2box" in with_plugin.extensions["perception"].registries.scoring_models
     assert "bottom2box" not in without.extensions["perception"].registries.scoring_models
-    assert (
-        with_plugin.extensions["perception"].plugin_manager
-        is not without.extensions["perception"].plugin_manager
-    )
+    assert with_plugin.extensions["perception"].plugin_manager is not without.extensions["perception"].plugin_manager
 
 
 def test_two_plugins_with_the_same_model_name_stop_the_start(tmp_path: Path) -> None:
@@ -306,9 +301,7 @@ def test_hook_perception_wave_opened(app_config: dict) -> None:
     post_form(lead, "/surveys/new", {"template": "core", "slug": "core"}, token_from="/surveys/new")
     post_form(lead, "/surveys/core/waves", {"name": "2027-Q1", "kind": "cold"}, token_from="/surveys/core")
     assert events.waves == []
-    response = post_form(
-        lead, "/surveys/core/waves/2027-Q1/open", {}, token_from="/surveys/core/waves/2027-Q1"
-    )
+    response = post_form(lead, "/surveys/core/waves/2027-Q1/open", {}, token_from="/surveys/core/waves/2027-Q1")
     assert response.status_code == 302
     assert events.waves == [WaveOpened(survey_slug="core", wave_name="2027-Q1", kind="cold")]
 

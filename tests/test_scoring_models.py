@@ -69,9 +69,9 @@ def test_csat_top_two_box(case: dict) -> None:
         histogram = {5: case["satisfied"], 2: case["n"] - case["satisfied"]}
     score = TopTwoBox().score(histogram)
     assert score.value == pytest.approx(case["csat"], abs=0.005)
-    low, high = stats.binomtest(
-        sum(c for v, c in histogram.items() if v >= 4), sum(histogram.values())
-    ).proportion_ci(method="wilson")
+    low, high = stats.binomtest(sum(c for v, c in histogram.items() if v >= 4), sum(histogram.values())).proportion_ci(
+        method="wilson"
+    )
     assert score.ci95 == pytest.approx((100 * low, 100 * high))
 
 

@@ -107,9 +107,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("used", sa.Boolean(), nullable=False),
         sa.CheckConstraint("side IN ('customer', 'employee')", name=op.f("ck_invitation_side")),
-        sa.ForeignKeyConstraint(
-            ["wave_id"], ["wave.id"], name=op.f("fk_invitation_wave_id_wave"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["wave_id"], ["wave.id"], name=op.f("fk_invitation_wave_id_wave"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invitation")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_invitation_token_hash")),
     )
@@ -135,9 +133,7 @@ def upgrade() -> None:
             name=op.f("fk_response_invitation_id_invitation"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(
-            ["wave_id"], ["wave.id"], name=op.f("fk_response_wave_id_wave"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["wave_id"], ["wave.id"], name=op.f("fk_response_wave_id_wave"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_response")),
         sa.UniqueConstraint("invitation_id", name=op.f("uq_response_invitation_id")),
     )
@@ -151,9 +147,7 @@ def upgrade() -> None:
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("value", sa.Integer(), nullable=True),
         sa.Column("text", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["item_id"], ["item.id"], name=op.f("fk_answer_item_id_item"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["item_id"], ["item.id"], name=op.f("fk_answer_item_id_item"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["response_id"], ["response.id"], name=op.f("fk_answer_response_id_response"), ondelete="CASCADE"
         ),

@@ -31,6 +31,8 @@ def format_score(value: float, unit: str, with_unit: bool = True, signed: bool =
     text = format_decimal(abs(value) if signed else value, format=pattern)
     if signed:
         text = ("+" if value > 0 else "\u2212" if value < 0 else "±") + text
+    elif text.startswith("-"):
+        text = "\u2212" + text[1:]  # a true minus sign, as in the gaps
     if with_unit and unit == "%" and signed:
         text += " pts"  # a difference of two percentages is in percentage points
     elif with_unit and unit == "%":

@@ -86,9 +86,7 @@ def _answer(
             raw = {item.key: form[f"item_{item.key}"].data for item in items}
             try:
                 answers = check_answers(items, raw)
-                record_response(
-                    current_app, session, survey, wave, side, answers, language=lang, invitation=invitation
-                )
+                record_response(current_app, session, survey, wave, side, answers, language=lang, invitation=invitation)
             except ResponseError as error:
                 for key, reason in error.problems.items():
                     if f"item_{key}" in form:
@@ -116,10 +114,7 @@ def _answer(
 def _used_link() -> tuple[str, int]:
     return _notice(
         _("This link has been used"),
-        _(
-            "An answer has already been sent with this link, and each link counts once. "
-            "Thank you for taking part."
-        ),
+        _("An answer has already been sent with this link, and each link counts once. Thank you for taking part."),
         409,
     )
 
@@ -137,9 +132,7 @@ def invitation(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     if found.used:
         return _used_link()
     if invitation_expired(found):
-        return _notice(
-            _("This link has expired"), _("This link is no longer valid. Please ask for a new one."), 410
-        )
+        return _notice(_("This link has expired"), _("This link is no longer valid. Please ask for a new one."), 410)
     wave = session.get(Wave, found.wave_id)
     survey = session.get(Survey, wave.survey_id) if wave else None
     if wave is None or survey is None:

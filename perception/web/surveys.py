@@ -14,7 +14,6 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -27,6 +26,7 @@ from perception.db import get_session
 from perception.models import Response as SurveyResponse
 from perception.models import Survey, Wave
 from perception.report import gap_table, response_counts
+from perception.scales import SCALES
 from perception.surveys import (
     SurveyFileError,
     definition_of,
@@ -47,6 +47,7 @@ from perception.waves import (
     open_wave,
 )
 from perception.web.forms import ActionForm, LinkBatchForm, NewSurveyForm, WaveForm
+from perception.web.helpers import current_locale
 
 blueprint = Blueprint("surveys", __name__, url_prefix="/surveys")
 
@@ -93,10 +94,9 @@ def index() -> str:
 def new() -> str | WerkzeugResponse | tuple[str, int]:
     templates = _registries().survey_templates
     form = NewSurveyForm()
-    language = "fr" if request.accept_languages.best_match(["en", "fr"]) == "fr" else "en"
+    language = current_locale()
     form.template.choices = [
-        SelectChoice(name, template.label.get(language) or name)
-        for name, template in sorted(templates.items())
+        SelectChoice(name, template.label.get(language) or name) for name, template in sorted(templates.items())
     ]
     if form.validate_on_submit():
         template = templates[form.template.data]
@@ -144,6 +144,7 @@ def show(slug: str) -> str:
         counts=counts,
         wave_form=WaveForm(),
         models=_registries().scoring_models,
+        scales=SCALES,
     )
 
 
@@ -191,6 +192,7 @@ def create_wave_view(slug: str) -> str | WerkzeugResponse | tuple[str, int]:
         counts={},
         wave_form=form,
         models=_registries().scoring_models,
+        scales=SCALES,
     ), 422
 
 
@@ -198,25 +200,26 @@ def create_wave_view(slug: str) -> str | WerkzeugResponse | tuple[str, int]:
 @role_required("lead")
 def wave(slug: str, name: str) -> str:
     survey = _survey_or_404(slug)
-    wave = _wave_or_404(survey, name)
-    link_channel = _registries().channels.get("link")
-    public_link = public_url("respond.public", token=wave.public_token)
-    if link_channel is not None:
-        public_link = link_channel.deliver(
-            Delivery(
-                url=public_link,
-                side="customer",
-                language=survey.default_language,
-                survey_title=survey.title_en,
-            )
-        )
+    return _wave_page(survey, _wave_or_404(survey, name), LinkBatchForm())
+
+
+def handed_out(survey: Survey, url: str, side: str) -> str:
+    """The link as the web-link channel hands it to the lead."""
+    channel = _registries().channels.get("link")
+    if channel is None:
+        return url
+    delivery = Delivery(url=url, side=side, language=survey.default_language, survey_title=survey.title_en)
+    return channel.deliver(delivery)
+
+
+def _wave_page(survey: Survey, wave: Wave, link_form: LinkBatchForm) -> str:
     return render_template(
         "surveys/wave.html",
         survey=survey,
         wave=wave,
         counts=response_counts(get_session(), wave),
-        public_link=public_link,
-        link_form=LinkBatchForm(),
+        public_link=handed_out(survey, public_url("respond.public", token=wave.public_token), "customer"),
+        link_form=link_form,
         action_form=ActionForm(),
     )
 
@@ -255,19 +258,9 @@ def links(slug: str, name: str) -> str | Response | tuple[str, int]:
     wave = _wave_or_404(survey, name)
     form = LinkBatchForm()
     if not form.validate_on_submit():
-        return render_template(
-            "surveys/wave.html",
-            survey=survey,
-            wave=wave,
-            counts=response_counts(session, wave),
-            public_link=public_url("respond.public", token=wave.public_token),
-            link_form=form,
-            action_form=ActionForm(),
-        ), 422
+        return _wave_page(survey, wave, form), 422
     try:
-        issued = issue_links(
-            session, wave, form.side.data or "", form.count.data or 0, current_app.config["LINK_DAYS"]
-        )
+        issued = issue_links(session, wave, form.side.data or "", form.count.data or 0, current_app.config["LINK_DAYS"])
     except WaveError as error:
         session.rollback()
         flash(str(error), "error")
@@ -277,13 +270,8 @@ def links(slug: str, name: str) -> str | Response | tuple[str, int]:
     writer = csv.writer(buffer)
     writer.writerow(["side", "link", "expires_on"])
     for link in issued:
-        writer.writerow(
-            [
-                link.side,
-                public_url("respond.invitation", token=link.token),
-                link.expires_at.date().isoformat(),
-            ]
-        )
+        url = handed_out(survey, public_url("respond.invitation", token=link.token), link.side)
+        writer.writerow([link.side, url, link.expires_at.date().isoformat()])
     filename = f"{survey.slug}-{wave.name}-{form.side.data}-links.csv".replace(" ", "_")
     return Response(
         buffer.getvalue(),

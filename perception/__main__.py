@@ -1,0 +1,3 @@
+from perception.cli import main
+
+main()
