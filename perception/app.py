@@ -69,7 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Iterable[object
         WTF_CSRF_TIME_LIMIT=None,
     )
 
-    pm = make_plugin_manager(plugins)
+    pm = make_plugin_manager(plugins, app.config["PLUGINS"])
     state = PerceptionState(
         plugin_manager=pm,
         registries=Registries.collect(pm),

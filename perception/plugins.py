@@ -28,14 +28,20 @@ class PluginError(RuntimeError):
 T = TypeVar("T")
 
 
-def make_plugin_manager(extra_plugins: Iterable[object] = ()) -> pluggy.PluginManager:
-    """A fresh manager: core modules, installed plugins from the entry points, then extras."""
+def make_plugin_manager(extra_plugins: Iterable[object] = (), module_names: Iterable[str] = ()) -> pluggy.PluginManager:
+    """A fresh manager: core modules, installed plugins (entry points), named modules, then extras."""
     pm = pluggy.PluginManager("perception")
     pm.add_hookspecs(hookspecs)
     for module_name in DEFAULT_PLUGINS:
         module = importlib.import_module(module_name)
         pm.register(module, name=module_name)
     pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for module_name in module_names:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise PluginError(f"PERCEPTION_PLUGINS names {module_name!r}, which cannot be imported: {error}") from None
+        pm.register(module, name=module_name)
     for plugin in extra_plugins:
         pm.register(plugin)
     pm.check_pending()

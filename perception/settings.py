@@ -62,6 +62,14 @@ def _text(name: str, raw: Any) -> str:
     return str(raw)
 
 
+def _module_names(name: str, raw: Any) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in str(raw).split(",") if part.strip())
+    for module in names:
+        if not all(piece.isidentifier() for piece in module.split(".")):
+            raise SettingsError(f"{PREFIX}{name}: {module!r} is not a Python module name")
+    return names
+
+
 def _base_url(name: str, raw: Any) -> str:
     value = str(raw).rstrip("/")
     if value and not value.startswith(("http://", "https://")):
@@ -84,6 +92,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BASE_URL", _base_url, "Public address used in links sent to respondents; default the request's."),
     Setting("REPORTING_THRESHOLD", _int_at_least(2), "Smallest group a report shows (default 5)."),
     Setting("LINK_DAYS", _int_at_least(1), "Days a one-time link stays valid (default 60)."),
+    Setting("PLUGINS", _module_names, "Extra plugin modules to load, comma-separated (for plugins not installed)."),
 )
 
 DEFAULTS: Mapping[str, Any] = {
@@ -91,6 +100,7 @@ DEFAULTS: Mapping[str, Any] = {
     "BASE_URL": "",
     "REPORTING_THRESHOLD": 5,
     "LINK_DAYS": 60,
+    "PLUGINS": (),
 }
 
 

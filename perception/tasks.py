@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,19 @@ def emit(app: Flask, hook_name: str, event: Any) -> None:
 
 
 def start_consumer(queue: Huey, workers: int = 2) -> Consumer:
-    """Start a consumer in this process's threads (the embedded default's `perception serve`)."""
+    """Start a consumer in this process's threads (the embedded default's `perception serve`).
+
+    The consumer would take over the process's signals; the server keeps them, and stops the
+    consumer itself when it stops.
+    """
+    kept = {number: signal.getsignal(number) for number in _SERVER_SIGNALS}
     consumer = queue.create_consumer(workers=workers, worker_type="thread", periodic=True)
     consumer.start()
+    for number, handler in kept.items():
+        signal.signal(number, handler)
     return consumer
+
+
+_SERVER_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)

@@ -40,8 +40,18 @@ def test_the_command_is_a_flask_group_with_our_commands(tmp_path: Path) -> None:
 
 def test_each_command_says_what_it_does(app: Flask) -> None:
     runner = app.test_cli_runner()
-    for command in ("init", "demo", "serve", "plugins", "users create", "survey import", "survey export",
-                    "wave create", "wave open", "wave close"):
+    for command in (
+        "init",
+        "demo",
+        "serve",
+        "plugins",
+        "users create",
+        "survey import",
+        "survey export",
+        "wave create",
+        "wave open",
+        "wave close",
+    ):
         result = runner.invoke(args=[*command.split(), "--help"])
         assert result.exit_code == 0, result.output
         assert len(result.output.split("\n\n")[1].strip()) > 20, f"{command} --help says too little"

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 
 from perception.db import session_scope
 from perception.models import Answer, Invitation, Response
-from tests.conftest import post_form, sign_in
+from tests.conftest import csrf_token, post_form, sign_in
 
 GOOD = {"item_recommend": 9, "item_satisfaction": 4, "item_effort": 6, "item_comment": "Clear and quick."}
 
@@ -208,3 +208,17 @@ def test_signing_in_only_redirects_within_the_site(app: Flask, client: FlaskClie
     token = post_form
     response = token(client, "/login?next=https://evil.example/", {"email": email, "password": PASSWORD})
     assert response.headers["Location"] == "/"
+
+
+PUBLIC_ENDPOINTS = {"static", "auth.login", "respond.invitation", "respond.public", "respond.thanks"}
+
+
+def test_every_page_but_the_public_ones_asks_for_a_sign_in(app: Flask) -> None:
+    client = app.test_client()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        url = rule.build({argument: "x" if argument != "action" else "open" for argument in rule.arguments})[1]
+        method = "GET" if "GET" in rule.methods else "POST"
+        response = client.open(url, method=method, data={"csrf_token": csrf_token(client)})
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login"), rule.endpoint

@@ -17,9 +17,23 @@ CATALOG = ROOT / "perception" / "translations" / "fr" / "LC_MESSAGES"
 def test_every_message_has_a_french_translation(tmp_path: Path) -> None:
     template = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_l",
-         "-o", str(template), "perception", "templates"],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "_l",
+            "-o",
+            str(template),
+            "perception",
+            "templates",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     wanted = {message.id for message in read_po(template.open("rb")) if message.id}
     french = {message.id: message for message in read_po((CATALOG / "messages.po").open("rb")) if message.id}
