@@ -108,18 +108,9 @@ def describe_plugins(pm: pluggy.PluginManager, registries: Registries) -> list[M
                 "name": name,
                 "module": getattr(plugin, "__name__", type(plugin).__name__),
                 "distribution": _distribution_of(pm, plugin),
-                "builtin": name in DEFAULT_PLUGINS or _is_builtin(pm, plugin),
+                "builtin": name in DEFAULT_PLUGINS or getattr(plugin, "__name__", "").startswith("perception_plugins."),
                 "hooks": hooks,
                 **provides,
             }
         )
     return described
-
-
-def _is_builtin(pm: pluggy.PluginManager, plugin: object) -> bool:
-    module = getattr(plugin, "__name__", "")
-    return module.startswith("perception_plugins.")
-
-
-def installed_entry_points() -> list[importlib.metadata.EntryPoint]:
-    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))

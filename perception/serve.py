@@ -32,6 +32,7 @@ def serve(app: Flask, host: str, port: int, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("graceful_timeout", 10)
             if "control_socket_disable" in self.cfg.settings:  # gunicorn 24+: one socket per user otherwise
                 self.cfg.set("control_socket_disable", True)
             self.cfg.set("when_ready", self._when_ready)

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from sqlmodel import Session, func, select
 
-from perception.models import Answer, Item, Response, Survey, Wave
+from perception.models import Item, Response, Survey, Wave
 from perception.scales import SCALES
 from perception.types import LANGUAGES, ScoringModel
 
@@ -302,9 +302,3 @@ def definition_of(session: Session, survey: Survey) -> SurveyDefinition:
 
 def dump_definition(definition: SurveyDefinition) -> str:
     return yaml.safe_dump(definition.to_dict(), allow_unicode=True, sort_keys=False, width=100)
-
-
-def answer_count(session: Session, survey: Survey) -> int:
-    return session.exec(
-        select(func.count(Answer.id)).join(Item, Item.id == Answer.item_id).where(Item.survey_id == survey.id)
-    ).one()

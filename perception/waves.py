@@ -8,7 +8,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import case
+from sqlmodel import Session, func, select
 
 from perception.models import WAVE_KINDS, Invitation, Survey, Wave
 from perception.types import SIDES
@@ -127,6 +128,19 @@ def issue_links(session: Session, wave: Wave, side: str, count: int, days: int) 
     )
     session.flush()
     return issued
+
+
+def link_counts(session: Session, wave: Wave) -> dict[str, tuple[int, int]]:
+    """One-time links issued and used per side, counted in SQL."""
+    used = func.sum(case((Invitation.used.is_(True), 1), else_=0))  # type: ignore[attr-defined]
+    statement = (
+        select(Invitation.side, func.count(Invitation.id), used)
+        .where(Invitation.wave_id == wave.id)
+        .group_by(Invitation.side)
+    )
+    counts = dict.fromkeys(SIDES, (0, 0))
+    counts.update({side: (issued, int(used or 0)) for side, issued, used in session.exec(statement)})
+    return counts
 
 
 def find_invitation(session: Session, token: str) -> Invitation | None:

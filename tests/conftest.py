@@ -154,9 +154,8 @@ def employee(app: Flask) -> FlaskClient:
     return sign_in(app, "employee")
 
 
-@pytest.fixture
-def core_wave(app: Flask) -> tuple[str, str]:
-    """The `core` template stored as survey `core`, with an open wave `w1`."""
+def open_core_wave(app: Flask) -> tuple[str, str]:
+    """Store the `core` template as survey `core`, with an open wave `w1`."""
     from perception.surveys import parse_definition, store_definition
     from perception.waves import create_wave, open_wave
 
@@ -168,3 +167,8 @@ def core_wave(app: Flask) -> tuple[str, str]:
         )
         open_wave(create_wave(session, survey, "w1"))
     return "core", "w1"
+
+
+@pytest.fixture
+def core_wave(app: Flask) -> tuple[str, str]:
+    return open_core_wave(app)

@@ -27,7 +27,7 @@ from perception import (
     hookspecs,
 )
 from perception.plugins import PluginError
-from tests.conftest import post_form
+from tests.conftest import open_core_wave, post_form
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -269,16 +269,7 @@ def test_hook_perception_response_submitted(app_config: dict) -> None:
 
     events = Events()
     app = create_app(app_config, plugins=[events])
-    registries = app.extensions["perception"].registries
-    from perception.surveys import parse_definition, store_definition
-    from perception.waves import create_wave, open_wave
-
-    with session_scope(app) as session:
-        survey = store_definition(
-            session,
-            parse_definition(registries.survey_templates["core"].definition, registries.scoring_models),
-        )
-        open_wave(create_wave(session, survey, "w1"))
+    open_core_wave(app)
     with session_scope(app) as session:
         wave = find_wave(session, find_survey(session, "core"), "w1")
         token = issue_links(session, wave, "employee", 1, 30)[0].token

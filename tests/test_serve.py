@@ -92,7 +92,7 @@ def test_serve_answers_requests_and_runs_the_queue_consumer_in_process(tmp_path:
         assert log.read_text().startswith("six-pillars 2026-Q4 customer [")
     finally:
         server.terminate()
-        output, _ = server.communicate(timeout=30)
+        output, _ = server.communicate(timeout=60)
     assert "Booting worker" in output
     assert server.returncode == 0, output
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -65,6 +66,8 @@ def test_lead_sets_up_a_wave_and_reads_the_gaps(app: Flask, lead: FlaskClient) -
             == 302
         )
 
+    wave_page = lead.get("/surveys/core/waves/w1").get_data(as_text=True)
+    assert re.search(r"Customers</th><td class=\"num\">5</td><td class=\"num\">5</td>", wave_page)
     report = lead.get("/surveys/core/waves/w1/report").get_data(as_text=True)
     assert "5 customer and 5 employee responses" in report
     assert "−100.0 pts" in report or "-100.0 pts" in report  # customers' NPS: five detractors
@@ -218,7 +221,40 @@ def test_every_page_but_the_public_ones_asks_for_a_sign_in(app: Flask) -> None:
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC_ENDPOINTS:
             continue
-        url = rule.build({argument: "x" if argument != "action" else "open" for argument in rule.arguments})[1]
+        url = rule.build({argument: "1" if argument != "action" else "open" for argument in rule.arguments})[1]
         method = "GET" if "GET" in rule.methods else "POST"
         response = client.open(url, method=method, data={"csrf_token": csrf_token(client)})
         assert response.status_code == 302 and response.headers["Location"].startswith("/login"), rule.endpoint
+
+
+def test_an_admin_creates_and_switches_off_accounts(app: Flask) -> None:
+    from tests.conftest import PASSWORD
+
+    admin = sign_in(app, "admin")
+    assert sign_in(app, "lead").get("/accounts/").status_code == 403
+    created = post_form(
+        admin,
+        "/accounts/",
+        {"email": "Nadia@Example.com", "name": "Nadia", "role": "leader", "language": "fr", "password": PASSWORD},
+    )
+    assert created.status_code == 302
+    page = admin.get("/accounts/").get_data(as_text=True)
+    assert "nadia@example.com" in page
+    duplicate = post_form(
+        admin, "/accounts/", {"email": "nadia@example.com", "role": "lead", "language": "fr", "password": PASSWORD}
+    )
+    assert duplicate.status_code == 422 and "exists already" in duplicate.get_data(as_text=True)
+    short = post_form(
+        admin, "/accounts/", {"email": "x@example.com", "role": "lead", "language": "fr", "password": "short"}
+    )
+    assert short.status_code == 422 and "At least 10 characters." in short.get_data(as_text=True)
+    with session_scope(app) as session:
+        from perception.models import Account
+
+        nadia = session.exec(select(Account).where(Account.email == "nadia@example.com")).one()
+    nadia_client = app.test_client()
+    assert post_form(nadia_client, "/login", {"email": "nadia@example.com", "password": PASSWORD}).status_code == 302
+    assert post_form(admin, f"/accounts/{nadia.id}/active", {}, token_from="/accounts/").status_code == 302
+    assert nadia_client.get("/surveys/").status_code == 302  # signed out at once: the account is off
+    refused = post_form(app.test_client(), "/login", {"email": "nadia@example.com", "password": PASSWORD})
+    assert refused.status_code == 401

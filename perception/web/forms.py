@@ -67,3 +67,22 @@ class LinkBatchForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes state: only its CSRF token."""
+
+
+class AccountForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice("employee", _l("employee")),
+            SelectChoice("lead", _l("lead")),
+            SelectChoice("leader", _l("leader")),
+            SelectChoice("admin", _l("admin")),
+        ],
+    )
+    language = SelectField(_l("Language"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")])
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(min=10, max=1000, message=_l("At least 10 characters."))],
+    )

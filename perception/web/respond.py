@@ -111,6 +111,14 @@ def _answer(
     ), status
 
 
+def _invalid_link() -> tuple[str, int]:
+    return _notice(
+        _("This link is not valid"),
+        _("Please check that the whole link was copied, or ask for a new one."),
+        404,
+    )
+
+
 def _used_link() -> tuple[str, int]:
     return _notice(
         _("This link has been used"),
@@ -124,11 +132,7 @@ def invitation(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     session = get_session()
     found = find_invitation(session, token)
     if found is None:
-        return _notice(
-            _("This link is not valid"),
-            _("Please check that the whole link was copied, or ask for a new one."),
-            404,
-        )
+        return _invalid_link()
     if found.used:
         return _used_link()
     if invitation_expired(found):
@@ -136,11 +140,7 @@ def invitation(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     wave = session.get(Wave, found.wave_id)
     survey = session.get(Survey, wave.survey_id) if wave else None
     if wave is None or survey is None:
-        return _notice(
-            _("This link is not valid"),
-            _("Please check that the whole link was copied, or ask for a new one."),
-            404,
-        )
+        return _invalid_link()
     return _answer(survey, wave, found.side, found)
 
 
@@ -150,11 +150,7 @@ def public(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     wave = find_public_wave(session, token)
     survey = session.get(Survey, wave.survey_id) if wave else None
     if wave is None or survey is None:
-        return _notice(
-            _("This link is not valid"),
-            _("Please check that the whole link was copied, or ask for a new one."),
-            404,
-        )
+        return _invalid_link()
     return _answer(survey, wave, "customer", None)
 
 

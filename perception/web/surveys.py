@@ -44,6 +44,7 @@ from perception.waves import (
     find_survey,
     find_wave,
     issue_links,
+    link_counts,
     open_wave,
 )
 from perception.web.forms import ActionForm, LinkBatchForm, NewSurveyForm, WaveForm
@@ -218,6 +219,7 @@ def _wave_page(survey: Survey, wave: Wave, link_form: LinkBatchForm) -> str:
         survey=survey,
         wave=wave,
         counts=response_counts(get_session(), wave),
+        links=link_counts(get_session(), wave),
         public_link=handed_out(survey, public_url("respond.public", token=wave.public_token), "customer"),
         link_form=link_form,
         action_form=ActionForm(),

@@ -1,0 +1,63 @@
+"""Admins manage accounts: create them with a role, switch them off and on."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from perception.accounts import AccountError, create_account, role_required
+from perception.db import get_session
+from perception.models import Account
+from perception.web.forms import AccountForm, ActionForm
+
+blueprint = Blueprint("accounts", __name__, url_prefix="/accounts")
+
+
+def _page(form: AccountForm, status: int = 200) -> tuple[str, int]:
+    accounts = get_session().exec(select(Account).order_by(Account.role, Account.email)).all()
+    return render_template("accounts/index.html", accounts=accounts, form=form, action_form=ActionForm()), status
+
+
+@blueprint.route("/", methods=["GET", "POST"])
+@role_required("admin")
+def index() -> tuple[str, int] | WerkzeugResponse:
+    form = AccountForm()
+    if not form.validate_on_submit():
+        return _page(form, 422 if form.is_submitted() else 200)
+    session = get_session()
+    try:
+        account = create_account(
+            session,
+            form.email.data or "",
+            form.role.data or "",
+            form.password.data or "",
+            name=form.name.data or "",
+            language=form.language.data or "en",
+        )
+    except AccountError as error:
+        session.rollback()
+        form.email.errors = [*form.email.errors, str(error)]
+        return _page(form, 422)
+    session.commit()
+    flash(_("Account created for %(email)s.", email=account.email), "info")
+    return redirect(url_for("accounts.index"))
+
+
+@blueprint.route("/<int:account_id>/active", methods=["POST"])
+@role_required("admin")
+def toggle_active(account_id: int) -> WerkzeugResponse:
+    session = get_session()
+    account = session.get(Account, account_id)
+    if account is None:
+        abort(404)
+    if account.id == current_user.id:
+        flash(_("You cannot switch off your own account."), "error")
+        return redirect(url_for("accounts.index"))
+    account.active = not account.active
+    session.commit()
+    message = _("%(email)s can sign in again.") if account.active else _("%(email)s can no longer sign in.")
+    flash(message % {"email": account.email}, "info")
+    return redirect(url_for("accounts.index"))
