@@ -6,6 +6,16 @@ The names below are the public API; plugins import them from here and nothing el
 from perception import hookspecs
 from perception.app import create_app
 from perception.hookspecs import hookimpl
+from perception.statistics import (
+    GapTest,
+    benjamini_hochberg,
+    cliffs_delta,
+    mann_whitney,
+    nps_difference,
+    recode,
+    two_proportions,
+    welch,
+)
 from perception.types import (
     LANGUAGES,
     SIDES,
@@ -24,13 +34,21 @@ __all__ = [
     "SIDES",
     "Channel",
     "Delivery",
+    "GapTest",
     "Histogram",
     "ResponseSubmitted",
     "Score",
     "ScoringModel",
     "SurveyTemplate",
     "WaveOpened",
+    "benjamini_hochberg",
+    "cliffs_delta",
     "create_app",
     "hookimpl",
     "hookspecs",
+    "mann_whitney",
+    "nps_difference",
+    "recode",
+    "two_proportions",
+    "welch",
 ]

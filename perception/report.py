@@ -1,26 +1,50 @@
-"""The gap table: per item, the customer score, the employee score and the gap between them.
+"""The gap report: per item, each side's score, the gap, its test and its verdict.
 
-Counts come from one SQL ``GROUP BY`` (a histogram per item and side); the scoring models
-compute scores from those histograms, never from answer rows.
+Counts come from one SQL ``GROUP BY`` (a histogram per item and side); scores, tests and effect
+sizes are computed from those histograms, never from answer rows, so a report over millions of
+answers costs one aggregate query.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, func, select
 
-from perception.models import Answer, Item, Response, Wave
+from perception.models import Answer, Item, Response, Survey, Wave
+from perception.scales import SCALES
+from perception.statistics import benjamini_hochberg, cliffs_delta, effect_label, hedges_g, mann_whitney, recode
 from perception.types import SIDES, Score, ScoringModel
+
+VERDICTS = ("blind_spot", "hidden_strength", "aligned", "insufficient_data")
+FALSE_DISCOVERY_RATE = 0.05
+SMALL_EFFECT = 0.147  # |Cliff's delta| from which an effect counts as at least small
 
 
 @dataclass(frozen=True)
 class SideFigures:
-    n: int
+    """One side of one item; a suppressed side shows neither score nor count."""
+
+    n: int | None
     score: Score | None
     suppressed: bool
+
+
+@dataclass(frozen=True)
+class Gap:
+    value: float
+    ci95: tuple[float, float] | None
+    p: float | None
+    q: float | None
+    effect: float  # Cliff's delta, employees against customers, on the recoded answers
+    effect_size: str
+    hedges_g: float | None
+    mann_whitney_p: float | None
+    method: str
 
 
 @dataclass(frozen=True)
@@ -29,24 +53,40 @@ class ItemRow:
     model: ScoringModel
     customer: SideFigures
     employee: SideFigures
-
-    @property
-    def gap(self) -> float | None:
-        if self.customer.suppressed or self.employee.suppressed:
-            return None
-        if self.customer.score is None or self.employee.score is None:
-            return None
-        if self.customer.score.value is None or self.employee.score.value is None:
-            return None
-        return self.employee.score.value - self.customer.score.value
+    gap: Gap | None
+    verdict: str
 
 
 @dataclass(frozen=True)
-class GapTable:
+class DimensionRow:
+    """A dimension's items rolled up: the mean of their scores rescaled to 0-100, per side."""
+
+    name: str
+    item_keys: tuple[str, ...]
+    customer: float | None
+    employee: float | None
+    verdicts: Mapping[str, int]
+
+    @property
+    def gap(self) -> float | None:
+        if self.customer is None or self.employee is None:
+            return None
+        return self.employee - self.customer
+
+
+@dataclass(frozen=True)
+class GapReport:
+    survey: Survey
     wave: Wave
     threshold: int
     rows: list[ItemRow]
+    dimensions: list[DimensionRow]
     responses: Mapping[str, int]
+
+    def ranked(self, verdict: str) -> list[ItemRow]:
+        """Rows with this verdict, the largest effect first."""
+        rows = [row for row in self.rows if row.verdict == verdict and row.gap is not None]
+        return sorted(rows, key=lambda row: -abs(row.gap.effect))  # type: ignore[union-attr]
 
 
 def histograms(session: Session, wave: Wave) -> dict[tuple[int, str], dict[int, int]]:
@@ -70,28 +110,203 @@ def response_counts(session: Session, wave: Wave) -> dict[str, int]:
     return counts
 
 
-def gap_table(
+def _side(model: ScoringModel, histogram: Mapping[int, int], threshold: int) -> SideFigures:
+    n = sum(histogram.values())
+    if n < threshold:
+        return SideFigures(n=None, score=None, suppressed=True)
+    return SideFigures(n=n, score=model.score(histogram), suppressed=False)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _gap(model: ScoringModel, employee: Mapping[int, int], customer: Mapping[int, int]) -> Gap:
+    test = model.compare(employee, customer)
+    employee_codes = recode(employee, model.recode)
+    customer_codes = recode(customer, model.recode)
+    _, mann_whitney_p = mann_whitney(employee_codes, customer_codes)
+    effect = cliffs_delta(employee_codes, customer_codes)
+    return Gap(
+        value=test.difference,
+        ci95=test.ci95,
+        p=_finite(test.p),
+        q=None,
+        effect=effect,
+        effect_size=effect_label(effect),
+        hedges_g=_finite(hedges_g(employee_codes, customer_codes)),
+        mann_whitney_p=_finite(mann_whitney_p),
+        method=test.method,
+    )
+
+
+def verdict(gap: Gap | None) -> str:
+    """Blind spot or hidden strength only when the corrected test says so and the effect is not negligible."""
+    if gap is None:
+        return "insufficient_data"
+    if gap.q is not None and gap.q < FALSE_DISCOVERY_RATE and abs(gap.effect) >= SMALL_EFFECT:
+        return "blind_spot" if gap.value > 0 else "hidden_strength"
+    return "aligned"
+
+
+def _rescaled(model: ScoringModel, item: Item, figures: SideFigures) -> float | None:
+    if figures.suppressed or figures.score is None or figures.score.value is None:
+        return None
+    scale = SCALES[item.scale]
+    low, high = model.score_range(scale.low or 0, scale.high or 0)
+    return 100.0 * (figures.score.value - low) / (high - low)
+
+
+def _dimensions(rows: list[ItemRow]) -> list[DimensionRow]:
+    grouped: dict[str, list[ItemRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.item.dimension, []).append(row)
+    dimensions = []
+    for name, members in grouped.items():
+        both = [
+            (_rescaled(row.model, row.item, row.customer), _rescaled(row.model, row.item, row.employee))
+            for row in members
+        ]
+        both = [(customer, employee) for customer, employee in both if customer is not None and employee is not None]
+        verdicts = dict.fromkeys(VERDICTS, 0)
+        for row in members:
+            verdicts[row.verdict] += 1
+        dimensions.append(
+            DimensionRow(
+                name=name,
+                item_keys=tuple(row.item.key for row in members),
+                customer=sum(c for c, _ in both) / len(both) if both else None,
+                employee=sum(e for _, e in both) / len(both) if both else None,
+                verdicts=verdicts,
+            )
+        )
+    return dimensions
+
+
+def gap_report(
     session: Session,
+    survey: Survey,
     wave: Wave,
     items: list[Item],
     scoring_models: Mapping[str, ScoringModel],
     threshold: int,
-) -> GapTable:
+) -> GapReport:
     counts = histograms(session, wave)
-    rows = []
+    partial = []
     for item in items:
         if item.model is None:
             continue
         model = scoring_models.get(item.model)
         if model is None:
             raise LookupError(f"item {item.key!r} is scored by {item.model!r}, which no installed plugin provides")
-        figures = {}
+        employee = counts.get((item.id, "employee"), {})
+        customer = counts.get((item.id, "customer"), {})
+        figures = {"customer": _side(model, customer, threshold), "employee": _side(model, employee, threshold)}
+        both_shown = not (figures["customer"].suppressed or figures["employee"].suppressed)
+        partial.append((item, model, figures, _gap(model, employee, customer) if both_shown else None))
+
+    tested = [index for index, (*_, gap) in enumerate(partial) if gap is not None and gap.p is not None]
+    q_values = benjamini_hochberg([partial[index][3].p for index in tested])  # type: ignore[union-attr,misc]
+    corrected = dict(zip(tested, q_values, strict=True))
+    rows = []
+    for index, (item, model, figures, gap) in enumerate(partial):
+        if gap is not None and index in corrected:
+            gap = Gap(**{**vars(gap), "q": corrected[index]})
+        rows.append(ItemRow(item=item, model=model, gap=gap, verdict=verdict(gap), **figures))
+    return GapReport(
+        survey=survey,
+        wave=wave,
+        threshold=threshold,
+        rows=rows,
+        dimensions=_dimensions(rows),
+        responses=response_counts(session, wave),
+    )
+
+
+def _side_json(figures: SideFigures) -> dict[str, Any]:
+    if figures.suppressed or figures.score is None:
+        return {"n": None, "score": None, "ci95": None, "suppressed": True}
+    ci95 = list(figures.score.ci95) if figures.score.ci95 else None
+    return {"n": figures.n, "score": figures.score.value, "ci95": ci95, "suppressed": False}
+
+
+def report_json(report: GapReport) -> dict[str, Any]:
+    """The report in the documented JSON shape (docs/report-format.md)."""
+    return {
+        "survey": report.survey.slug,
+        "wave": report.wave.name,
+        "threshold": report.threshold,
+        "responses": {side: count if count >= report.threshold else None for side, count in report.responses.items()},
+        "items": [
+            {
+                "key": row.item.key,
+                "dimension": row.item.dimension,
+                "touchpoint": row.item.touchpoint,
+                "scale": row.item.scale,
+                "model": row.model.name,
+                "unit": row.model.unit,
+                "customer": _side_json(row.customer),
+                "employee": _side_json(row.employee),
+                "gap": None
+                if row.gap is None
+                else {
+                    "value": row.gap.value,
+                    "ci95": list(row.gap.ci95) if row.gap.ci95 else None,
+                    "p": row.gap.p,
+                    "q": row.gap.q,
+                    "effect": row.gap.effect,
+                    "effect_size": row.gap.effect_size,
+                    "hedges_g": row.gap.hedges_g,
+                    "mann_whitney_p": row.gap.mann_whitney_p,
+                    "method": row.gap.method,
+                },
+                "verdict": row.verdict,
+            }
+            for row in report.rows
+        ],
+        "dimensions": [
+            {
+                "name": dimension.name,
+                "items": list(dimension.item_keys),
+                "customer": dimension.customer,
+                "employee": dimension.employee,
+                "gap": dimension.gap,
+                "verdicts": dict(dimension.verdicts),
+            }
+            for dimension in report.dimensions
+        ],
+    }
+
+
+CSV_COLUMNS = (
+    "key", "dimension", "touchpoint", "scale", "model", "unit",
+    "customer_n", "customer_score", "customer_ci_low", "customer_ci_high",
+    "employee_n", "employee_score", "employee_ci_low", "employee_ci_high",
+    "gap", "gap_ci_low", "gap_ci_high", "p", "q", "effect", "effect_size", "verdict",
+)  # fmt: skip
+
+
+def report_rows(report: GapReport) -> list[dict[str, Any]]:
+    """The report's items flattened to one row each, for CSV and spreadsheets."""
+    rows = []
+    for item in report_json(report)["items"]:
+        row: dict[str, Any] = {key: item[key] for key in ("key", "dimension", "touchpoint", "scale", "model", "unit")}
         for side in SIDES:
-            histogram = counts.get((item.id, side), {})
-            n = sum(histogram.values())
-            suppressed = n < threshold
-            figures[side] = SideFigures(
-                n=n, score=None if suppressed else model.score(histogram), suppressed=suppressed
-            )
-        rows.append(ItemRow(item=item, model=model, **figures))
-    return GapTable(wave=wave, threshold=threshold, rows=rows, responses=response_counts(session, wave))
+            figures = item[side]
+            ci95 = figures["ci95"] or (None, None)
+            row.update({f"{side}_n": figures["n"], f"{side}_score": figures["score"],
+                        f"{side}_ci_low": ci95[0], f"{side}_ci_high": ci95[1]})  # fmt: skip
+        gap = item["gap"] or {}
+        ci95 = gap.get("ci95") or (None, None)
+        row.update({"gap": gap.get("value"), "gap_ci_low": ci95[0], "gap_ci_high": ci95[1], "p": gap.get("p"),
+                    "q": gap.get("q"), "effect": gap.get("effect"), "effect_size": gap.get("effect_size"),
+                    "verdict": item["verdict"]})  # fmt: skip
+        rows.append({key: spreadsheet_safe(value) for key, value in row.items()})
+    return rows
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -11,7 +11,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from perception.statistics import GapTest
 
 SIDES: tuple[str, str] = ("customer", "employee")
 LANGUAGES: tuple[str, str] = ("en", "fr")
@@ -39,19 +42,37 @@ class ScoringModel(ABC):
     """Turns the answers of one item on one side into a score with an uncertainty.
 
     A plugin subclasses it, sets the class attributes, implements :meth:`score`, and returns
-    an instance from ``perception_register_scoring_models``.
+    an instance from ``perception_register_scoring_models``. The gap between the two sides is
+    tested by :meth:`compare`; by default Welch's t-test on the answers as :meth:`recode` counts
+    them, which suits any score that is a mean.
     """
 
     name: ClassVar[str]
     label: ClassVar[Mapping[str, str]]
     unit: ClassVar[str] = ""
     scales: ClassVar[frozenset[str]] = frozenset()
-    # The score range, used to draw and to roll items up; (low, high).
-    bounds: ClassVar[tuple[float, float]] = (0.0, 100.0)
 
     @abstractmethod
     def score(self, histogram: Histogram) -> Score:
         """Score the answers; ``n`` counts them, ``value`` is None when there are none."""
+
+    def score_range(self, low: int, high: int) -> tuple[float, float]:
+        """The lowest and highest score on a scale of answers from ``low`` to ``high``.
+
+        Dimensions put items of different models side by side by rescaling each score to 0-100
+        with this range.
+        """
+        return float(low), float(high)
+
+    def recode(self, value: float) -> float:
+        """What one answer counts as in the score (NPS: -1, 0 or +1); effect sizes use it too."""
+        return float(value)
+
+    def compare(self, employee: Histogram, customer: Histogram) -> GapTest:
+        """Test the gap (employee score minus customer score), in the score's unit."""
+        from perception.statistics import recode, welch
+
+        return welch(recode(employee, self.recode), recode(customer, self.recode))
 
     def describe(self, language: str = "en") -> str:
         return self.label.get(language) or self.label.get("en") or self.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-from perception import Histogram, Score, ScoringModel, hookimpl
+from perception import GapTest, Histogram, Score, ScoringModel, hookimpl, nps_difference, two_proportions
 
 Z95 = NormalDist().inv_cdf(0.975)
 
@@ -25,7 +25,16 @@ class NetPromoterScore(ScoringModel):
     label = {"en": "Net Promoter Score", "fr": "Net Promoter Score"}
     unit = "points"
     scales = frozenset({"nps"})
-    bounds = (-100.0, 100.0)
+
+    def score_range(self, low: int, high: int) -> tuple[float, float]:
+        return -100.0, 100.0
+
+    def recode(self, value: float) -> float:
+        return 1.0 if value >= 9 else -1.0 if value <= 6 else 0.0
+
+    def compare(self, employee: Histogram, customer: Histogram) -> GapTest:
+        """Wald z-test on the unadjusted proportions, in NPS points."""
+        return nps_difference(employee, customer)
 
     @staticmethod
     def variance(p: float, d: float) -> float:
@@ -68,8 +77,17 @@ class TopTwoBox(ScoringModel):
     label = {"en": "CSAT (satisfied, % of 4-5)", "fr": "CSAT (satisfaits, % de 4-5)"}
     unit = "%"
     scales = frozenset({"csat", "likert5"})
-    bounds = (0.0, 100.0)
     top_values = frozenset({4, 5})
+
+    def score_range(self, low: int, high: int) -> tuple[float, float]:
+        return 0.0, 100.0
+
+    def recode(self, value: float) -> float:
+        return 1.0 if value in self.top_values else 0.0
+
+    def compare(self, employee: Histogram, customer: Histogram) -> GapTest:
+        """Pooled two-proportion z-test; unpooled Wald interval, in percentage points."""
+        return two_proportions(employee, customer, lambda value: value in self.top_values)
 
     def score(self, histogram: Histogram) -> Score:
         n = _n(histogram)
@@ -89,7 +107,6 @@ class Mean(ScoringModel):
     label = {"en": "Mean", "fr": "Moyenne"}
     unit = ""
     scales = frozenset({"likert5", "ces", "csat", "nps"})
-    bounds = (1.0, 5.0)
 
     def score(self, histogram: Histogram) -> Score:
         n = _n(histogram)
@@ -111,7 +128,6 @@ class CustomerEffortScore(Mean):
     name = "ces"
     label = {"en": "CES (mean effort ease, 1-7)", "fr": "CES (facilité moyenne, 1-7)"}
     scales = frozenset({"ces"})
-    bounds = (1.0, 7.0)
 
 
 @hookimpl

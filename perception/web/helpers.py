@@ -11,6 +11,19 @@ from flask_babel import lazy_gettext as _l
 ROLE_LABELS = {"admin": _l("admin"), "lead": _l("lead"), "leader": _l("leader"), "employee": _l("employee")}
 STATE_LABELS = {"draft": _l("draft"), "open": _l("open"), "closed": _l("closed")}
 KIND_LABELS = {"cold": _l("cold"), "hot": _l("hot")}
+VERDICT_LABELS = {
+    "blind_spot": _l("blind spot"),
+    "hidden_strength": _l("hidden strength"),
+    "aligned": _l("aligned"),
+    "insufficient_data": _l("insufficient data"),
+}
+
+
+def format_p(name: str, value: float) -> str:
+    """A p or q value with its name: three decimals, or an upper bound when smaller."""
+    if value < 0.001:
+        return f"{name} < {format_decimal(0.001, format='0.000')}"
+    return f"{name} = {format_decimal(value, format='0.000')}"
 
 
 def current_locale() -> str:
@@ -50,4 +63,6 @@ def register(app: Flask) -> None:
         role_label=lambda role: ROLE_LABELS.get(role, role),
         state_label=lambda state: STATE_LABELS.get(state, state),
         kind_label=lambda kind: KIND_LABELS.get(kind, kind),
+        verdict_label=lambda verdict: VERDICT_LABELS.get(verdict, verdict),
+        format_p=format_p,
     )

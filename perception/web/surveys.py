@@ -25,7 +25,7 @@ from perception.accounts import role_required
 from perception.db import get_session
 from perception.models import Response as SurveyResponse
 from perception.models import Survey, Wave
-from perception.report import gap_table, response_counts
+from perception.report import gap_report, response_counts
 from perception.scales import SCALES
 from perception.surveys import (
     SurveyFileError,
@@ -288,11 +288,12 @@ def report(slug: str, name: str) -> str:
     session = get_session()
     survey = _survey_or_404(slug)
     wave = _wave_or_404(survey, name)
-    table = gap_table(
+    report = gap_report(
         session,
+        survey,
         wave,
         items_of(session, survey),
         _registries().scoring_models,
         current_app.config["REPORTING_THRESHOLD"],
     )
-    return render_template("surveys/report.html", survey=survey, wave=wave, table=table)
+    return render_template("surveys/report.html", survey=survey, wave=wave, report=report)

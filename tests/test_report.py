@@ -1,0 +1,177 @@
+"""The gap report: the numbers from the database match the published examples and scipy on raw answers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import pytest
+from flask import Flask
+from scipy import stats
+
+from perception.db import session_scope
+from perception.models import Answer, Response
+from perception.report import gap_report, report_json
+from perception.surveys import items_of, parse_definition, store_definition
+from perception.waves import create_wave, find_survey, find_wave, open_wave
+
+DEFINITION = {
+    "slug": "gaps",
+    "title": {"en": "Gaps"},
+    "items": [
+        {"key": "recommend", "dimension": "Loyalty", "scale": "nps",
+         "customer": {"en": "Recommend?"}, "employee": {"en": "Would customers recommend?"}},
+        {"key": "satisfied", "dimension": "Satisfaction", "scale": "csat",
+         "customer": {"en": "Satisfied?"}, "employee": {"en": "Are customers satisfied?"}},
+        {"key": "easy", "dimension": "Time and Effort", "scale": "ces",
+         "customer": {"en": "Easy?"}, "employee": {"en": "Do customers find it easy?"}},
+        {"key": "caring", "dimension": "Empathy", "scale": "likert5",
+         "customer": {"en": "We care."}, "employee": {"en": "Customers feel we care."}},
+        {"key": "fair", "dimension": "Integrity", "scale": "likert5",
+         "customer": {"en": "We are fair."}, "employee": {"en": "Customers find us fair."}},
+    ],
+}  # fmt: skip
+
+# Employees: 30 promoters, 15 passives, 5 detractors; customers: 60, 70, 70 (the published example).
+RECOMMEND = {"employee": [10] * 30 + [7] * 15 + [3] * 5, "customer": [9] * 60 + [8] * 70 + [0] * 70}
+SATISFIED = {"employee": [5] * 40 + [3] * 10, "customer": [4] * 100 + [2] * 100}
+EASY = {"employee": [6] * 25 + [7] * 15 + [5] * 10, "customer": [3] * 80 + [4] * 70 + [5] * 50}
+CARING = {"employee": [2] * 30 + [3] * 20, "customer": [4] * 120 + [3] * 80}
+FAIR = {"employee": [3] * 25 + [4] * 25, "customer": [3] * 100 + [4] * 100}
+
+
+def seed(app: Flask, answers: dict[str, dict[str, list[int]]], wave_name: str = "w1") -> None:
+    """Store answers per item and side: the i-th answers of each item form one response."""
+    registries = app.extensions["perception"].registries
+    with session_scope(app) as session:
+        survey = find_survey(session, "gaps") or store_definition(
+            session, parse_definition(DEFINITION, registries.scoring_models)
+        )
+        wave = create_wave(session, survey, wave_name)
+        open_wave(wave)
+        items = {item.key: item for item in items_of(session, survey)}
+        for side in ("customer", "employee"):
+            count = max(len(values[side]) for values in answers.values())
+            for index in range(count):
+                response = Response(wave_id=wave.id, side=side, submitted_on=date(2027, 1, 15))
+                session.add(response)
+                session.flush()
+                for key, values in answers.items():
+                    if index < len(values[side]):
+                        session.add(Answer(response_id=response.id, item_id=items[key].id, value=values[side][index]))
+
+
+def report_for(app: Flask, wave_name: str = "w1", threshold: int = 5):  # type: ignore[no-untyped-def]
+    with session_scope(app) as session:
+        survey = find_survey(session, "gaps")
+        wave = find_wave(session, survey, wave_name)
+        models = app.extensions["perception"].registries.scoring_models
+        return gap_report(session, survey, wave, items_of(session, survey), models, threshold)
+
+
+ALL = {"recommend": RECOMMEND, "satisfied": SATISFIED, "easy": EASY, "caring": CARING, "fair": FAIR}
+
+
+def test_nps_gap_reproduces_the_published_difference(app: Flask) -> None:
+    seed(app, ALL)
+    row = {row.item.key: row for row in report_for(app).rows}["recommend"]
+    assert row.customer.score.value == pytest.approx(-5.0)
+    assert row.employee.score.value == pytest.approx(50.0)
+    assert row.gap.value == pytest.approx(55.0)
+    assert row.gap.ci95 == pytest.approx((33.3, 76.7), abs=0.05)
+    assert row.gap.method == "nps_wald"
+
+
+def test_mean_gaps_are_welch_tests_on_the_answers(app: Flask) -> None:
+    seed(app, ALL)
+    rows = {row.item.key: row for row in report_for(app).rows}
+    for key, answers in (("easy", EASY), ("caring", CARING)):
+        expected = stats.ttest_ind(answers["employee"], answers["customer"], equal_var=False)
+        gap = rows[key].gap
+        assert gap.method == "welch"
+        assert gap.p == pytest.approx(expected.pvalue, rel=1e-6)
+        low, high = expected.confidence_interval()
+        assert gap.ci95 == pytest.approx((low, high), rel=1e-6)
+        mann_whitney = stats.mannwhitneyu(answers["employee"], answers["customer"], method="asymptotic")
+        assert gap.mann_whitney_p == pytest.approx(mann_whitney.pvalue, rel=1e-6)
+
+
+def test_csat_gap_is_a_two_proportion_test_in_points(app: Flask) -> None:
+    seed(app, ALL)
+    gap = {row.item.key: row for row in report_for(app).rows}["satisfied"].gap
+    assert gap.value == pytest.approx(80.0 - 50.0)
+    assert gap.method == "two_proportion"
+    pooled = (40 + 100) / 250
+    z = (0.8 - 0.5) / (pooled * (1 - pooled) * (1 / 50 + 1 / 200)) ** 0.5
+    assert gap.p == pytest.approx(2 * stats.norm.sf(z), rel=1e-6)
+
+
+def test_many_items_are_corrected_together_and_give_verdicts(app: Flask) -> None:
+    seed(app, ALL)
+    rows = {row.item.key: row for row in report_for(app).rows}
+    p_values = [rows[key].gap.p for key in ALL]
+    q_values = stats.false_discovery_control(p_values, method="bh")
+    assert [rows[key].gap.q for key in ALL] == pytest.approx(list(q_values))
+    assert rows["recommend"].verdict == "blind_spot"
+    assert rows["satisfied"].verdict == "blind_spot"
+    assert rows["easy"].verdict == "blind_spot"
+    assert rows["caring"].verdict == "hidden_strength"
+    assert rows["fair"].verdict == "aligned"
+    # (30 x 200 + 20 x 120) of the 50 x 200 pairs have the employee answer lower, none higher
+    assert rows["caring"].gap.effect == pytest.approx(-0.84)
+
+
+def test_a_side_below_the_threshold_has_no_score_no_count_and_no_verdict(app: Flask) -> None:
+    few = {key: {"customer": values["customer"], "employee": values["employee"][:4]} for key, values in ALL.items()}
+    seed(app, few)
+    report = report_for(app)
+    for row in report.rows:
+        assert row.verdict == "insufficient_data"
+        assert row.employee.suppressed and row.employee.n is None and row.employee.score is None
+        assert row.gap is None
+    document = report_json(report)
+    assert document["responses"] == {"customer": 200, "employee": None}
+    assert document["items"][0]["employee"] == {"n": None, "score": None, "ci95": None, "suppressed": True}
+    assert "4" not in json.dumps(document["items"][0]["employee"])
+
+
+def test_dimensions_average_items_rescaled_to_100(app: Flask) -> None:
+    seed(app, ALL)
+    dimensions = {dimension.name: dimension for dimension in report_for(app).dimensions}
+    loyalty = dimensions["Loyalty"]
+    assert loyalty.customer == pytest.approx(100 * (-5 + 100) / 200)
+    assert loyalty.employee == pytest.approx(100 * (50 + 100) / 200)
+    easy = dimensions["Time and Effort"]
+    customer_mean = (3 * 80 + 4 * 70 + 5 * 50) / 200
+    assert easy.customer == pytest.approx(100 * (customer_mean - 1) / 6)
+    assert dimensions["Empathy"].verdicts["hidden_strength"] == 1
+
+
+def test_the_report_command_writes_json_and_csv(app: Flask) -> None:
+    seed(app, ALL)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["report", "--survey", "gaps", "--wave", "w1"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert set(document) == {"survey", "wave", "threshold", "responses", "items", "dimensions"}
+    first = document["items"][0]
+    assert set(first) >= {"key", "dimension", "scale", "model", "customer", "employee", "gap", "verdict"}
+    assert set(first["gap"]) >= {"value", "ci95", "p", "q", "effect"}
+    table = runner.invoke(args=["report", "--survey", "gaps", "--wave", "w1", "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(table.output)))
+    assert [row["key"] for row in rows] == list(ALL)
+    assert rows[0]["verdict"] == "blind_spot" and float(rows[0]["gap"]) == pytest.approx(55.0)
+    missing = runner.invoke(args=["report", "--survey", "gaps", "--wave", "nope"])
+    assert missing.exit_code == 1 and "has no wave 'nope'" in missing.output
+
+
+def test_the_report_page_shows_verdicts_and_top_lists(app: Flask) -> None:
+    from tests.conftest import sign_in
+
+    seed(app, ALL)
+    page = sign_in(app, "leader").get("/surveys/gaps/waves/w1/report").get_data(as_text=True)
+    assert page.count('class="verdict blind_spot"') >= 3
+    assert "Staff think customers answer 50.0 pts to “Recommend?”; customers say −5.0 pts." in page
+    assert "hidden strength" in page and "aligned" in page
