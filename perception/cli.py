@@ -291,32 +291,48 @@ def wave_list(slug: str) -> None:
             click.echo(f"{wave.name} ({wave.kind}, {wave.state}){dates}")
 
 
+def _report(app: Flask, session, survey: Survey, wave: Wave, filters):  # type: ignore[no-untyped-def]
+    from perception.report import gap_report
+    from perception.surveys import items_of
+
+    models = app.extensions["perception"].registries.scoring_models
+    return gap_report(
+        session, survey, wave, items_of(session, survey), models, app.config["REPORTING_THRESHOLD"], filters
+    )
+
+
 @click.command("report")
 @click.option("--survey", "slug", required=True, help="The survey's slug.")
 @click.option("--wave", "wave_name", required=True, help="The wave's name.")
+@click.option("--segment", "segments", multiple=True, metavar="SIDE:NAME=VALUE",
+              help="Keep only responses of one side with this segment value (repeatable).")  # fmt: skip
 @click.option("--format", "output_format", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="File to write (default: standard output).")  # fmt: skip
 @with_appcontext
-def report_command(slug: str, wave_name: str, output_format: str, output: click.utils.LazyFile) -> None:
+def report_command(
+    slug: str, wave_name: str, segments: tuple[str, ...], output_format: str, output: click.utils.LazyFile
+) -> None:
     """Write a wave's gap report: scores, gaps, tests and verdicts per item and dimension."""
     import csv
 
-    from perception.report import CSV_COLUMNS, gap_report, report_json, report_rows
-    from perception.surveys import items_of
+    from perception.report import CSV_COLUMNS, report_json, report_rows
+    from perception.segments import SegmentError, parse_filter, resolve
 
     app = _ready_app()
     with session_scope(app) as session:
         survey, wave = _survey_and_wave(session, slug, wave_name)
-        report = gap_report(session, survey, wave, items_of(session, survey),
-                            app.extensions["perception"].registries.scoring_models,
-                            app.config["REPORTING_THRESHOLD"])  # fmt: skip
-        if output_format == "json":
-            output.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
-        else:
-            writer = csv.DictWriter(output, fieldnames=CSV_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(report_rows(report))
+        try:
+            filters = resolve(session, survey, [parse_filter(text) for text in segments])
+            report = _report(app, session, survey, wave, filters)
+        except SegmentError as error:
+            raise click.ClickException(str(error)) from None
+    if output_format == "json":
+        output.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
+    else:
+        writer = csv.DictWriter(output, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(report_rows(report))
 
 
 @click.command("plugins")

@@ -126,3 +126,39 @@ class Answer(SQLModel, table=True):
     item_id: int = Field(foreign_key="item.id", index=True, ondelete="CASCADE")
     value: int | None = None
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class SegmentAttribute(SQLModel, table=True):
+    """An attribute a report can be cut by, declared per survey and side, with its allowed values."""
+
+    __tablename__ = "segment_attribute"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "side", "name", name="uq_segment_attribute_survey_side_name"),
+        CheckConstraint("side IN ('customer', 'employee')", name="side"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id", index=True, ondelete="CASCADE")
+    side: str = Field(max_length=8)
+    name: str = Field(max_length=64)
+    position: int
+
+
+class SegmentValue(SQLModel, table=True):
+    __tablename__ = "segment_value"
+    __table_args__ = (UniqueConstraint("attribute_id", "value", name="uq_segment_value_attribute_value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attribute_id: int = Field(foreign_key="segment_attribute.id", index=True, ondelete="CASCADE")
+    value: str = Field(max_length=64)
+    position: int
+
+
+class ResponseSegment(SQLModel, table=True):
+    """A response's value of one segment attribute: an attribute of the answer, never a person."""
+
+    __tablename__ = "response_segment"
+
+    response_id: int = Field(foreign_key="response.id", primary_key=True, ondelete="CASCADE")
+    attribute_id: int = Field(foreign_key="segment_attribute.id", primary_key=True, ondelete="CASCADE")
+    value_id: int = Field(foreign_key="segment_value.id", index=True, ondelete="CASCADE")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlmodel import Session, func, select
 
 from perception.models import Answer, Item, Response, Survey, Wave
 from perception.scales import SCALES
+from perception.segments import ResolvedFilter, protect, response_condition
 from perception.statistics import benjamini_hochberg, cliffs_delta, effect_label, hedges_g, mann_whitney, recode
 from perception.types import SIDES, Score, ScoringModel
 
@@ -82,6 +83,13 @@ class GapReport:
     rows: list[ItemRow]
     dimensions: list[DimensionRow]
     responses: Mapping[str, int]
+    filters: tuple[ResolvedFilter, ...] = ()
+    hidden_sides: frozenset[str] = frozenset()
+
+    def shown_responses(self, side: str) -> int | None:
+        """Responses of a side, or None when the group is hidden (no count is shown then)."""
+        count = self.responses[side]
+        return None if side in self.hidden_sides or count < self.threshold else count
 
     def ranked(self, verdict: str) -> list[ItemRow]:
         """Rows with this verdict, the largest effect first."""
@@ -89,7 +97,9 @@ class GapReport:
         return sorted(rows, key=lambda row: -abs(row.gap.effect))  # type: ignore[union-attr]
 
 
-def histograms(session: Session, wave: Wave) -> dict[tuple[int, str], dict[int, int]]:
+def histograms(
+    session: Session, wave: Wave, filters: Sequence[ResolvedFilter] = ()
+) -> dict[tuple[int, str], dict[int, int]]:
     """Counts of each answer value per (item id, side) for the wave, from one GROUP BY."""
     statement = (
         select(Answer.item_id, Response.side, Answer.value, func.count())
@@ -97,23 +107,30 @@ def histograms(session: Session, wave: Wave) -> dict[tuple[int, str], dict[int, 
         .where(Response.wave_id == wave.id, Answer.value.is_not(None))  # type: ignore[union-attr]
         .group_by(Answer.item_id, Response.side, Answer.value)
     )
+    if filters:
+        statement = statement.where(response_condition(filters))
     counts: dict[tuple[int, str], dict[int, int]] = defaultdict(dict)
     for item_id, side, value, count in session.exec(statement):
         counts[(item_id, side)][value] = count
     return counts
 
 
-def response_counts(session: Session, wave: Wave) -> dict[str, int]:
+def response_counts(session: Session, wave: Wave, filters: Sequence[ResolvedFilter] = ()) -> dict[str, int]:
     statement = select(Response.side, func.count()).where(Response.wave_id == wave.id).group_by(Response.side)
+    if filters:
+        statement = statement.where(response_condition(filters))
     counts = dict.fromkeys(SIDES, 0)
     counts.update({side: count for side, count in session.exec(statement)})
     return counts
 
 
+SUPPRESSED = SideFigures(n=None, score=None, suppressed=True)
+
+
 def _side(model: ScoringModel, histogram: Mapping[int, int], threshold: int) -> SideFigures:
     n = sum(histogram.values())
     if n < threshold:
-        return SideFigures(n=None, score=None, suppressed=True)
+        return SUPPRESSED
     return SideFigures(n=n, score=model.score(histogram), suppressed=False)
 
 
@@ -190,8 +207,11 @@ def gap_report(
     items: list[Item],
     scoring_models: Mapping[str, ScoringModel],
     threshold: int,
+    filters: Sequence[ResolvedFilter] = (),
 ) -> GapReport:
-    counts = histograms(session, wave)
+    """The report, on the responses the filters keep; raises SegmentError for a filter that would expose people."""
+    hidden_sides = frozenset({"employee"}) if protect(session, wave, filters, threshold) else frozenset()
+    counts = histograms(session, wave, filters)
     partial = []
     for item in items:
         if item.model is None:
@@ -201,7 +221,10 @@ def gap_report(
             raise LookupError(f"item {item.key!r} is scored by {item.model!r}, which no installed plugin provides")
         employee = counts.get((item.id, "employee"), {})
         customer = counts.get((item.id, "customer"), {})
-        figures = {"customer": _side(model, customer, threshold), "employee": _side(model, employee, threshold)}
+        figures = {
+            "customer": _side(model, customer, threshold),
+            "employee": SUPPRESSED if "employee" in hidden_sides else _side(model, employee, threshold),
+        }
         both_shown = not (figures["customer"].suppressed or figures["employee"].suppressed)
         partial.append((item, model, figures, _gap(model, employee, customer) if both_shown else None))
 
@@ -219,7 +242,9 @@ def gap_report(
         threshold=threshold,
         rows=rows,
         dimensions=_dimensions(rows),
-        responses=response_counts(session, wave),
+        responses=response_counts(session, wave, filters),
+        filters=tuple(filters),
+        hidden_sides=hidden_sides,
     )
 
 
@@ -236,7 +261,8 @@ def report_json(report: GapReport) -> dict[str, Any]:
         "survey": report.survey.slug,
         "wave": report.wave.name,
         "threshold": report.threshold,
-        "responses": {side: count if count >= report.threshold else None for side, count in report.responses.items()},
+        "filters": [str(segment) for segment in report.filters],
+        "responses": {side: report.shown_responses(side) for side in SIDES},
         "items": [
             {
                 "key": row.item.key,

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 from sqlmodel import Session, func, select
 
-from perception.models import Item, Response, Survey, Wave
+from perception.models import Item, Response, SegmentAttribute, SegmentValue, Survey, Wave
 from perception.scales import SCALES
-from perception.types import LANGUAGES, ScoringModel
+from perception.types import LANGUAGES, SIDES, ScoringModel
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-TOP_LEVEL_KEYS = {"slug", "title", "default_language", "items"}
+TOP_LEVEL_KEYS = {"slug", "title", "default_language", "items", "segments"}
 ITEM_KEYS = {"key", "dimension", "touchpoint", "scale", "model", "required", "customer", "employee"}
 MAX_WORDING = 1000
 MAX_ITEMS = 200
+MAX_SEGMENT_VALUES = 100
 
 
 class SurveyFileError(ValueError):
@@ -68,6 +69,8 @@ class SurveyDefinition:
     title: Mapping[str, str]
     default_language: str
     items: tuple[ItemDefinition, ...]
+    # side -> attribute name -> allowed values, in order
+    segments: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,7 +90,13 @@ class SurveyDefinition:
                 }
                 for item in self.items
             ],
-        }
+            **(
+                {"segments": {side: {name: list(values) for name, values in attributes.items()}
+                              for side, attributes in self.segments.items() if attributes}}
+                if any(self.segments.values())
+                else {}
+            ),
+        }  # fmt: skip
 
 
 def load_definition_text(text: str) -> Any:
@@ -217,9 +226,48 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
                 employee=employee,
             )
         )
+    segments = _segments(data.get("segments"), _where(data, "segments"), problems)
     if problems:
         raise SurveyFileError(problems)
-    return SurveyDefinition(slug=str(slug), title=title, default_language=default_language, items=tuple(items))
+    return SurveyDefinition(
+        slug=str(slug), title=title, default_language=default_language, items=tuple(items), segments=segments
+    )
+
+
+def _segments(raw: Any, where: str, problems: list[str]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Segment attributes per side, each with the list of values respondents choose from."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where}: segments must map a side (customer, employee) to its attributes")
+        return {}
+    segments: dict[str, dict[str, tuple[str, ...]]] = {}
+    for side, attributes in raw.items():
+        if side not in SIDES:
+            problems.append(f"{where}: segments are declared per side, customer or employee, not {side!r}")
+            continue
+        if not isinstance(attributes, Mapping):
+            problems.append(f"{_where(attributes, where)}: segments.{side} must map attribute names to value lists")
+            continue
+        segments[side] = {}
+        for name, values in attributes.items():
+            label = f"segments.{side}.{name}"
+            if not isinstance(name, str) or not KEY_PATTERN.match(name):
+                problems.append(f"{where}: {label}: an attribute name is 1 to 64 lowercase letters, digits, _ or -")
+                continue
+            if not isinstance(values, list) or not values:
+                problems.append(f"{where}: {label} must list its allowed values")
+                continue
+            texts = [str(value).strip() for value in values if isinstance(value, str | int | bool)]
+            if len(texts) != len(values) or any(not 0 < len(text) <= 64 for text in texts):
+                problems.append(f"{where}: {label}: each value is a text of 1 to 64 characters")
+            elif len(set(texts)) != len(texts):
+                problems.append(f"{where}: {label} lists a value twice")
+            elif len(texts) > MAX_SEGMENT_VALUES:
+                problems.append(f"{where}: {label} has more than {MAX_SEGMENT_VALUES} values")
+            else:
+                segments[side][name] = tuple(texts)
+    return segments
 
 
 def read_definition(text: str, scoring_models: Mapping[str, ScoringModel]) -> SurveyDefinition:
@@ -243,6 +291,8 @@ def store_definition(session: Session, definition: SurveyDefinition, replace: bo
             raise SurveyFileError([f"survey {definition.slug!r} has responses; its items cannot be replaced"])
         for item in session.exec(select(Item).where(Item.survey_id == survey.id)).all():
             session.delete(item)
+        for attribute in session.exec(select(SegmentAttribute).where(SegmentAttribute.survey_id == survey.id)).all():
+            session.delete(attribute)
         session.flush()
     else:
         survey = Survey(slug=definition.slug, title_en="", title_fr="", created_at=datetime.now(UTC))
@@ -268,8 +318,31 @@ def store_definition(session: Session, definition: SurveyDefinition, replace: bo
                 employee_fr=item.employee.get("fr", ""),
             )
         )
+    for side, attributes in definition.segments.items():
+        for position, (name, values) in enumerate(attributes.items()):
+            attribute = SegmentAttribute(survey_id=survey.id, side=side, name=name, position=position)
+            session.add(attribute)
+            session.flush()
+            session.add_all(
+                SegmentValue(attribute_id=attribute.id, value=value, position=index)
+                for index, value in enumerate(values)
+            )
     session.flush()
     return survey
+
+
+def segments_of(session: Session, survey: Survey) -> dict[str, dict[str, tuple[str, ...]]]:
+    """The survey's segment attributes per side, with their values, in declared order."""
+    statement = (
+        select(SegmentAttribute.side, SegmentAttribute.name, SegmentValue.value)
+        .join(SegmentValue, SegmentValue.attribute_id == SegmentAttribute.id)
+        .where(SegmentAttribute.survey_id == survey.id)
+        .order_by(SegmentAttribute.side, SegmentAttribute.position, SegmentValue.position)
+    )
+    segments: dict[str, dict[str, list[str]]] = {}
+    for side, name, value in session.exec(statement):
+        segments.setdefault(side, {}).setdefault(name, []).append(value)
+    return {side: {name: tuple(values) for name, values in attributes.items()} for side, attributes in segments.items()}
 
 
 def items_of(session: Session, survey: Survey) -> list[Item]:
@@ -297,6 +370,7 @@ def definition_of(session: Session, survey: Survey) -> SurveyDefinition:
             )
             for item in items_of(session, survey)
         ),
+        segments=segments_of(session, survey),
     )
 
 

@@ -155,7 +155,7 @@ def test_the_report_command_writes_json_and_csv(app: Flask) -> None:
     result = runner.invoke(args=["report", "--survey", "gaps", "--wave", "w1"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    assert set(document) == {"survey", "wave", "threshold", "responses", "items", "dimensions"}
+    assert set(document) == {"survey", "wave", "threshold", "filters", "responses", "items", "dimensions"}
     first = document["items"][0]
     assert set(first) >= {"key", "dimension", "scale", "model", "customer", "employee", "gap", "verdict"}
     assert set(first["gap"]) >= {"value", "ci95", "p", "q", "effect"}
