@@ -18,14 +18,13 @@ from __future__ import annotations
 import io
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
-    from matplotlib.font_manager import FontProperties
     from matplotlib.figure import Figure
 
 __all__ = ["VERDICT_STYLES", "ChartText", "DumbbellRow", "dumbbell_svg"]
@@ -115,6 +114,8 @@ SMALL_FONT_SIZE = 10
 # (a threaded server) could see each other's settings or restore the wrong ones.
 _RENDER_LOCK = threading.Lock()
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]+")  # not allowed in XML 1.0, or line breaks
+# matplotlib's RDF block would carry a timestamp (breaking determinism) and its version; drop it all.
+_NO_METADATA: dict[str, Any] = {"Date": None, "Creator": None, "Format": None, "Type": None}
 _SVG_OPEN_TAG = re.compile(r"<svg\b[^>]*>")
 
 
@@ -145,7 +146,7 @@ def dumbbell_svg(rows: Sequence[DumbbellRow], text: ChartText) -> str:
     with _RENDER_LOCK, matplotlib.rc_context(rc):
         figure = _dumbbell_figure(rows, text)
         buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", dpi=72, metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+        figure.savefig(buffer, format="svg", dpi=72, metadata=_NO_METADATA)
     return _finish_svg(buffer.getvalue(), text.title, text.description)
 
 
@@ -153,9 +154,8 @@ def _dumbbell_figure(rows: Sequence[DumbbellRow], text: ChartText) -> Figure:
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
-    from matplotlib.font_manager import FontProperties
     from matplotlib.lines import Line2D
-    from matplotlib.transforms import blended_transform_factory, offset_copy
+    from matplotlib.transforms import blended_transform_factory
 
     count = len(rows)
     top_axis = count >= TOP_AXIS_FROM_ROWS
@@ -165,15 +165,13 @@ def _dumbbell_figure(rows: Sequence[DumbbellRow], text: ChartText) -> Figure:
 
     figure = Figure(figsize=(WIDTH / 72, height / 72), dpi=72, facecolor="white")
     FigureCanvasSVG(figure)
-    ax = figure.add_axes(
-        (PLOT_LEFT / WIDTH, BOTTOM / height, (PLOT_RIGHT - PLOT_LEFT) / WIDTH, plot_height / height)
-    )
+    ax = figure.add_axes((PLOT_LEFT / WIDTH, BOTTOM / height, (PLOT_RIGHT - PLOT_LEFT) / WIDTH, plot_height / height))
     _style_axes(ax, count, top_axis, text.axis)
 
     # x in figure fractions (fixed columns), y in rows: for the labels left and right of the plot.
     columns = blended_transform_factory(figure.transFigure, ax.transData)
     plot_width = PLOT_RIGHT - PLOT_LEFT
-    label_font = FontProperties(family=MEASURE_FONT, size=FONT_SIZE)
+    width_of = _width_measure(FONT_SIZE)
     label_room = PLOT_LEFT - LABEL_LEFT - 14
     verdict_room = WIDTH - VERDICT_LEFT - RIGHT_PAD
 
@@ -198,7 +196,7 @@ def _dumbbell_figure(rows: Sequence[DumbbellRow], text: ChartText) -> Figure:
         ax.text(
             LABEL_LEFT / WIDTH,
             y,
-            _fit(row.label, MAX_LABEL_CHARS, label_room, label_font),
+            _fit(row.label, MAX_LABEL_CHARS, label_room, width_of),
             transform=columns,
             ha="left",
             va="center",
@@ -209,7 +207,7 @@ def _dumbbell_figure(rows: Sequence[DumbbellRow], text: ChartText) -> Figure:
         ax.text(
             VERDICT_LEFT / WIDTH,
             y - 0.19,
-            _fit(verdict_label, MAX_LABEL_CHARS, verdict_room, label_font),
+            _fit(verdict_label, MAX_LABEL_CHARS, verdict_room, width_of),
             transform=columns,
             ha="left",
             va="center",
@@ -240,7 +238,7 @@ def _dumbbell_figure(rows: Sequence[DumbbellRow], text: ChartText) -> Figure:
             segment_colours.append(style.line)
             segment_styles.append((0, (3.0, 2.0)) if style.dashed else "solid")
         if row.customer_n is None or row.employee_n is None:
-            _hidden_note(ax, y, row, customer, employee, text.hidden, offset_copy)
+            _hidden_note(ax, y, row, customer, employee, text.hidden)
 
     if segments:
         ax.add_collection(
@@ -311,8 +309,8 @@ def _draw_side(
 ) -> None:
     """One side's points and their 95% intervals, in a few artists whatever the number of rows.
 
-    The groups get stable ids (``customer-points``, ``employee-intervals``...) so that tests and
-    stylesheets can find them.
+    The points' group gets a stable id (``customer-points``, ``employee-points``) so that tests
+    can count what is drawn.
     """
     if not points:
         return
@@ -321,7 +319,7 @@ def _draw_side(
         xs = [_clamp(x) for x, _, _ in with_ci]
         below = [max(0.0, x - _clamp(ci[0])) for x, (_, _, ci) in zip(xs, with_ci, strict=True)]
         above = [max(0.0, _clamp(ci[1]) - x) for x, (_, _, ci) in zip(xs, with_ci, strict=True)]
-        bars = ax.errorbar(
+        ax.errorbar(
             xs,
             [y for _, y, _ in with_ci],
             xerr=[below, above],
@@ -334,8 +332,6 @@ def _draw_side(
             zorder=2,
             clip_on=False,
         )
-        for number, artist in enumerate(bars.get_children()):
-            artist.set_gid(f"{side}-intervals-{number}")
     ax.plot(
         [_clamp(x) for x, _, _ in points],
         [y for _, y, _ in points],
@@ -352,20 +348,32 @@ def _draw_side(
 
 
 def _hidden_note(
-    ax: Axes, y: int, row: DumbbellRow, customer: float | None, employee: float | None, hidden: str, offset_copy: Any
+    ax: Axes, y: int, row: DumbbellRow, customer: float | None, employee: float | None, hidden: str
 ) -> None:
-    """Say in words that a side is hidden, next to the point that is shown (or mid-scale if neither is)."""
+    """Say in words that a side is hidden: beside the point that is shown, or mid-scale if neither is.
+
+    The note goes on whichever side of the shown point and its interval has more room, and is
+    shortened to that room, so that it never runs into the labels or the verdict column.
+    """
+    from matplotlib.transforms import offset_copy
+
+    plot_width = PLOT_RIGHT - PLOT_LEFT
+    gap = 8.0
     shown, ci = (customer, row.customer_ci) if customer is not None else (employee, row.employee_ci)
     if shown is None:
-        anchor, shift, align = 50.0, 0.0, "center"
-    elif shown <= 55:  # room on the right: start past the point and its interval
-        anchor, shift, align = max(shown, _clamp(ci[1]) if ci else shown), 10.0, "left"
+        anchor, shift, align, room = 50.0, 0.0, "center", plot_width - 2 * gap
     else:
-        anchor, shift, align = min(shown, _clamp(ci[0]) if ci else shown), -10.0, "right"
+        low, high = (min(shown, _clamp(ci[0])), max(shown, _clamp(ci[1]))) if ci else (shown, shown)
+        # px from the point (or the end of its interval) to each edge of the plot, less the marker
+        room_left, room_right = low / 100 * plot_width - 2 * gap, (100 - high) / 100 * plot_width - 2 * gap
+        if room_right >= room_left:
+            anchor, shift, align, room = high, gap, "left", room_right
+        else:
+            anchor, shift, align, room = low, -gap, "right", room_left
     ax.text(
         anchor,
         y,
-        _clean(hidden),
+        _fit(hidden, MAX_LABEL_CHARS, max(room, 0.0), _width_measure(SMALL_FONT_SIZE, italic=True)),
         transform=offset_copy(ax.transData, fig=ax.figure, x=shift, y=0, units="points"),
         ha=align,
         va="center",
@@ -397,24 +405,32 @@ def _clean(value: str) -> str:
     return " ".join(_CONTROL_CHARACTERS.sub(" ", value).split())
 
 
-def _fit(value: str, max_chars: int, max_width: float, font: FontProperties) -> str:
-    """Shorten with an ellipsis to at most ``max_chars`` characters and ``max_width`` px.
+def _width_measure(size: float, italic: bool = False) -> Callable[[str], float]:
+    """A function giving the width in px of one line of text, as DejaVu Sans draws it at ``size``.
 
-    Measured in DejaVu Sans, the widest of the fonts the SVG names, so the text still fits when
-    the viewer substitutes another one.
+    DejaVu Sans is the widest of the fonts the SVG names, so text that fits by this measure still
+    fits when the viewer substitutes another one.
     """
+    from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextToPath
 
-    value = _clean(value)
+    font = FontProperties(family=MEASURE_FONT, size=size, style="italic" if italic else "normal")
     measure = TextToPath()
+    return lambda value: measure.get_text_width_height_descent(value, font, ismath=False)[0]
 
-    def fits(candidate: str) -> bool:
-        return measure.get_text_width_height_descent(candidate, font, ismath=False)[0] <= max_width
 
+def _fit(value: str, max_chars: int, max_width: float, width_of: Callable[[str], float]) -> str:
+    """One clean line of at most ``max_chars`` characters and ``max_width`` px, with "…" if shortened.
+
+    Long labels are cut rather than wrapped, so that each label stays one <text> element (one
+    searchable string) and every row keeps the same height.
+    """
+    value = _clean(value)
     if len(value) > max_chars:
         value = _shorten(value, max_chars - 1) + "…"
-    while not fits(value) and len(value) > 1:
-        value = _shorten(value.removesuffix("…"), len(value.removesuffix("…")) - 1) + "…"
+    while len(value) > 1 and width_of(value) > max_width:
+        kept = value.removesuffix("…")
+        value = _shorten(kept, len(kept) - 1) + "…"
     return value
 
 

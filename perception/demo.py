@@ -18,8 +18,9 @@ from sqlmodel import Session, select
 
 from perception.accounts import create_account
 from perception.db import session_scope
-from perception.models import Account, Answer, Item, Response
+from perception.models import Account, Answer, Item, Response, ResponseSegment
 from perception.scales import SCALES
+from perception.segments import DeclaredAttribute, declared
 from perception.surveys import items_of, parse_definition, store_definition
 from perception.waves import create_wave, find_survey, open_wave
 
@@ -53,6 +54,20 @@ VERBATIMS = (
     "Difficile de joindre quelqu'un au téléphone le samedi.",
     "My adviser knew exactly what I needed for the mortgage.",
 )
+SEGMENTS = {
+    "employee": {
+        "department": ["Agences", "Centre de relation client", "Crédit", "Back-office"],
+        "customer_facing": ["oui", "non"],
+    },
+    "customer": {"customer_type": ["Particulier", "Professionnel"], "region": ["Anjou", "Touraine", "Berry"]},
+}
+# How often each value is drawn, in the order above.
+SEGMENT_WEIGHTS = {
+    "department": (45, 30, 15, 10),
+    "customer_facing": (70, 30),
+    "customer_type": (80, 20),
+    "region": (50, 30, 20),
+}
 WAVES = (
     ("2026-Q3", date(2026, 7, 1), date(2026, 9, 30), 260, 70),
     ("2026-Q4", date(2026, 10, 1), date(2026, 12, 31), 320, 85),
@@ -78,6 +93,7 @@ def _seed_answers(
     on: date,
     wave_index: int,
     rng: random.Random,
+    segments: list[DeclaredAttribute],
 ) -> None:
     for _ in range(count):
         response = Response(
@@ -88,6 +104,9 @@ def _seed_answers(
         )
         session.add(response)
         session.flush()
+        for attribute in segments:
+            [(value_id, _value)] = rng.choices(attribute.values, weights=SEGMENT_WEIGHTS[attribute.name])
+            session.add(ResponseSegment(response_id=response.id, attribute_id=attribute.id, value_id=value_id))
         for item in items:
             if SCALES[item.scale].is_text:
                 if side == "customer" and rng.random() < 0.15:
@@ -135,6 +154,7 @@ def seed_demo(app: Flask) -> list[tuple[str, str, str]]:
         if find_survey(session, DEMO_SLUG) is None:
             definition = dict(registries.survey_templates["six-pillars"].definition)
             definition["slug"] = DEMO_SLUG
+            definition["segments"] = SEGMENTS
             definition["title"] = {
                 "en": f"{COMPANY}: customer experience barometer",
                 "fr": f"{COMPANY} : baromètre de l'expérience client",
@@ -148,6 +168,7 @@ def seed_demo(app: Flask) -> list[tuple[str, str, str]]:
                 if wave.state == "draft":
                     open_wave(wave)
                 day = min(closes_on, datetime.now(UTC).date())
-                _seed_answers(session, wave.id, items, "customer", customers, day, index, rng)
-                _seed_answers(session, wave.id, items, "employee", employees, day, index, rng)
+                for side, count in (("customer", customers), ("employee", employees)):
+                    segments = declared(session, survey, side)
+                    _seed_answers(session, wave.id, items, side, count, day, index, rng, segments)
     return [(role, email, passwords[email]) for role, email, _ in ROLE_ACCOUNTS]

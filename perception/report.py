@@ -166,12 +166,29 @@ def verdict(gap: Gap | None) -> str:
     return "aligned"
 
 
+def rescale(model: ScoringModel, item: Item, value: float) -> float:
+    """A score on 0-100, with the model's range on the item's scale."""
+    scale = SCALES[item.scale]
+    low, high = model.score_range(scale.low or 0, scale.high or 0)
+    return 100.0 * (value - low) / (high - low)
+
+
 def _rescaled(model: ScoringModel, item: Item, figures: SideFigures) -> float | None:
     if figures.suppressed or figures.score is None or figures.score.value is None:
         return None
-    scale = SCALES[item.scale]
-    low, high = model.score_range(scale.low or 0, scale.high or 0)
-    return 100.0 * (figures.score.value - low) / (high - low)
+    return rescale(model, item, figures.score.value)
+
+
+def rescaled_interval(row: ItemRow, side: str) -> tuple[float, float] | None:
+    figures: SideFigures = getattr(row, side)
+    if figures.suppressed or figures.score is None or figures.score.ci95 is None:
+        return None
+    low, high = figures.score.ci95
+    return rescale(row.model, row.item, low), rescale(row.model, row.item, high)
+
+
+def rescaled_score(row: ItemRow, side: str) -> float | None:
+    return _rescaled(row.model, row.item, getattr(row, side))
 
 
 def _dimensions(rows: list[ItemRow]) -> list[DimensionRow]:

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import update
 from sqlmodel import Session
 
-from perception.models import Answer, Invitation, Item, Response, Survey, Wave
+from perception.models import Answer, Invitation, Item, Response, ResponseSegment, Survey, Wave
 from perception.scales import MAX_TEXT_LENGTH, SCALES
 from perception.tasks import emit
 from perception.types import SIDES, ResponseSubmitted
@@ -83,6 +83,7 @@ def record_response(
     answers: list[CheckedAnswer],
     language: str | None = None,
     invitation: Invitation | None = None,
+    segments: Mapping[int, int] | None = None,
 ) -> Response:
     """Store the response and use up its link in one transaction, then tell the plugins."""
     if side not in SIDES:
@@ -109,6 +110,10 @@ def record_response(
     session.add_all(
         Answer(response_id=response.id, item_id=answer.item.id, value=answer.value, text=answer.text)
         for answer in answers
+    )
+    session.add_all(
+        ResponseSegment(response_id=response.id, attribute_id=attribute_id, value_id=value_id)
+        for attribute_id, value_id in (segments or {}).items()
     )
     session.commit()
     emit(

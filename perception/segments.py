@@ -42,6 +42,37 @@ class ResolvedFilter:
     attribute_id: int
     value_id: int
 
+    def __str__(self) -> str:
+        return f"{self.side}:{self.name}={self.value}"
+
+
+@dataclass(frozen=True)
+class DeclaredAttribute:
+    id: int
+    name: str
+    values: tuple[tuple[int, str], ...]  # (value id, value)
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ").replace("-", " ").capitalize()
+
+
+def declared(session: Session, survey: Survey, side: str) -> list[DeclaredAttribute]:
+    """The segment attributes a side's respondents choose from, with their values, in order."""
+    statement = (
+        select(SegmentAttribute.id, SegmentAttribute.name, SegmentValue.id, SegmentValue.value)
+        .join(SegmentValue, SegmentValue.attribute_id == SegmentAttribute.id)
+        .where(SegmentAttribute.survey_id == survey.id, SegmentAttribute.side == side)
+        .order_by(SegmentAttribute.position, SegmentValue.position)
+    )
+    attributes: dict[int, tuple[str, list[tuple[int, str]]]] = {}
+    for attribute_id, name, value_id, value in session.exec(statement):
+        attributes.setdefault(attribute_id, (name, []))[1].append((value_id, value))
+    return [
+        DeclaredAttribute(id=attribute_id, name=name, values=tuple(values))
+        for attribute_id, (name, values) in attributes.items()
+    ]
+
 
 def parse_filter(text: str) -> SegmentFilter:
     """``side:name=value``, as on the command line."""

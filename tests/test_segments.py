@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -157,3 +158,49 @@ def test_hidden_groups_rule() -> None:
     assert hidden_groups({1: 20, 2: 12, 3: 3}, [1, 2, 3], 5) == {2, 3}
     assert hidden_groups({1: 20, 2: 12}, [1, 2, 3], 5) == {3}  # an empty group hides no sibling
     assert hidden_groups({1: 20, 2: 12, 3: 7}, [1, 2, 3], 5) == set()
+
+
+def test_employees_pick_their_segments_from_lists_and_a_forged_value_is_refused(bank: Flask) -> None:
+    from sqlmodel import func
+
+    from perception.waves import issue_links
+    from tests.conftest import post_form
+
+    with session_scope(bank) as session:
+        wave = find_wave(session, find_survey(session, "bank"), "w1")
+        tokens = [link.token for link in issue_links(session, wave, "employee", 2, 30)]
+        support = session.exec(select(SegmentValue).where(SegmentValue.value == "Support")).one()
+        before = session.exec(select(func.count(ResponseSegment.response_id))).one()
+    respondent = bank.test_client()
+    page = respondent.get(f"/r/{tokens[0]}").get_data(as_text=True)
+    assert "About you (optional)" in page and ">Prefer not to say</option>" in page
+    forged = post_form(respondent, f"/r/{tokens[0]}", {"item_easy": 5, "segment_department": "99999"})
+    assert forged.status_code == 422
+    chosen = post_form(respondent, f"/r/{tokens[0]}", {"item_easy": 5, "segment_department": support.id})
+    assert chosen.status_code == 302, re.findall(r'class="error"[^>]*>([^<]*)', chosen.get_data(as_text=True))
+    assert (
+        post_form(bank.test_client(), f"/r/{tokens[1]}", {"item_easy": 5, "segment_department": ""}).status_code == 302
+    )
+    with session_scope(bank) as session:
+        after = session.exec(select(func.count(ResponseSegment.response_id))).one()
+    assert after == before + 1  # one chose Support, the other preferred not to say
+
+
+def test_the_report_page_cuts_by_segment_and_explains_a_refusal(bank: Flask) -> None:
+    from tests.conftest import sign_in
+
+    leader = sign_in(bank, "leader")
+    page = leader.get("/surveys/bank/waves/w1/report?segment=employee:department=Support&segment=customer:region=")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'value="employee:department=Support" selected' in text
+    assert "n = 20" in text and "n = 40" in text
+    refused = leader.get(
+        "/surveys/bank/waves/w1/report?segment=employee:department=Support&segment=employee:site=Paris"
+    )
+    assert refused.status_code == 422
+    assert "refused: the employees with employee:site=Paris differ" in refused.get_data(as_text=True)
+    chart = leader.get("/surveys/bank/waves/w1/gaps.svg?segment=employee:department=Support")
+    assert chart.mimetype == "image/svg+xml" and "n = 40 / 20" in chart.get_data(as_text=True)
+    assert leader.get("/surveys/bank/waves/w1/gaps.svg?segment=employee:department=HR").status_code == 400
+    assert sign_in(bank, "employee").get("/surveys/bank/waves/w1/gaps.svg").status_code == 403

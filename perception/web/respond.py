@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlmodel import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
-from wtforms import RadioField, TextAreaField
+from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -23,6 +23,7 @@ from perception.responses import (
     record_response,
 )
 from perception.scales import MAX_TEXT_LENGTH, SCALES
+from perception.segments import DeclaredAttribute, declared
 from perception.surveys import items_of
 from perception.waves import accepts_answers, find_invitation, find_public_wave
 
@@ -33,11 +34,17 @@ def language() -> str:
     return str(get_locale() or "en")
 
 
-def build_form(items: list[Item], side: str, lang: str) -> FlaskForm:
-    """A form with one field per item, worded for the side and language."""
+def build_form(items: list[Item], side: str, lang: str, segments: list[DeclaredAttribute] = ()) -> FlaskForm:  # type: ignore[assignment]
+    """A form with one field per item, worded for the side and language, and the segment lists."""
 
     class AnswerForm(FlaskForm):
         pass
+
+    for attribute in segments:
+        choices = [SelectChoice("", _l("Prefer not to say"))]
+        choices += [SelectChoice(str(value_id), value) for value_id, value in attribute.values]
+        field = SelectField(attribute.label, choices=choices, default="")
+        setattr(AnswerForm, f"segment_{attribute.name}", field)
 
     for item in items:
         scale = SCALES[item.scale]
@@ -79,14 +86,24 @@ def _answer(
             _("This survey is not accepting answers at the moment. Thank you for your time."),
         )
     items = items_of(session, survey)
-    form = build_form(items, side, lang)
+    # Employees pick their own segment values from lists; customers' come with their link (not typed).
+    segments = declared(session, survey, "employee") if side == "employee" else []
+    form = build_form(items, side, lang, segments)
     if form.is_submitted():
         raw = {}
         if form.validate():
             raw = {item.key: form[f"item_{item.key}"].data for item in items}
+            chosen = {
+                attribute.id: int(form[f"segment_{attribute.name}"].data)
+                for attribute in segments
+                if form[f"segment_{attribute.name}"].data
+            }
             try:
                 answers = check_answers(items, raw)
-                record_response(current_app, session, survey, wave, side, answers, language=lang, invitation=invitation)
+                record_response(
+                    current_app, session, survey, wave, side, answers,
+                    language=lang, invitation=invitation, segments=chosen,
+                )  # fmt: skip
             except ResponseError as error:
                 for key, reason in error.problems.items():
                     if f"item_{key}" in form:
@@ -108,6 +125,7 @@ def _answer(
         title=title,
         scales=SCALES,
         lang=lang,
+        segments=segments,
     ), status
 
 

@@ -14,6 +14,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -22,11 +23,20 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
 from perception.accounts import role_required
+from perception.charts import ChartText, DumbbellRow, dumbbell_svg
 from perception.db import get_session
 from perception.models import Response as SurveyResponse
 from perception.models import Survey, Wave
-from perception.report import gap_report, response_counts
+from perception.report import (
+    VERDICTS,
+    GapReport,
+    gap_report,
+    rescaled_interval,
+    rescaled_score,
+    response_counts,
+)
 from perception.scales import SCALES
+from perception.segments import SegmentError, declared, parse_filter, resolve
 from perception.surveys import (
     SurveyFileError,
     definition_of,
@@ -36,7 +46,7 @@ from perception.surveys import (
     store_definition,
 )
 from perception.tasks import emit
-from perception.types import Delivery, WaveOpened
+from perception.types import SIDES, Delivery, WaveOpened
 from perception.waves import (
     WaveError,
     close_wave,
@@ -48,7 +58,7 @@ from perception.waves import (
     open_wave,
 )
 from perception.web.forms import ActionForm, LinkBatchForm, NewSurveyForm, WaveForm
-from perception.web.helpers import current_locale
+from perception.web.helpers import VERDICT_LABELS, current_locale
 
 blueprint = Blueprint("surveys", __name__, url_prefix="/surveys")
 
@@ -284,16 +294,85 @@ def links(slug: str, name: str) -> str | Response | tuple[str, int]:
 
 @blueprint.route("/<slug>/waves/<name>/report")
 @role_required("lead", "leader")
-def report(slug: str, name: str) -> str:
+def report(slug: str, name: str) -> tuple[str, int]:
+    survey = _survey_or_404(slug)
+    refusal = None
+    try:
+        report = _report_for(slug, name, request.args.getlist("segment"))
+    except SegmentError as error:
+        refusal = str(error)
+        report = _report_for(slug, name, [])
+    segments = {side: declared(get_session(), survey, side) for side in SIDES}
+    chosen = {(segment.side, segment.name): segment.value for segment in report.filters}
+    return render_template(
+        "surveys/report.html", survey=survey, wave=report.wave, report=report, segments=segments,
+        chosen=chosen, refusal=refusal,
+    ), 422 if refusal else 200  # fmt: skip
+
+
+def _report_for(slug: str, name: str, segment_args: list[str]) -> GapReport:
+    """The wave's report, cut by ``side:name=value`` filters (empty values mean all)."""
     session = get_session()
     survey = _survey_or_404(slug)
     wave = _wave_or_404(survey, name)
-    report = gap_report(
+    wanted = [parse_filter(text) for text in segment_args if text and not text.endswith("=")]
+    return gap_report(
         session,
         survey,
         wave,
         items_of(session, survey),
         _registries().scoring_models,
         current_app.config["REPORTING_THRESHOLD"],
+        resolve(session, survey, wanted),
     )
-    return render_template("surveys/report.html", survey=survey, wave=wave, report=report)
+
+
+@blueprint.route("/<slug>/waves/<name>/gaps.svg")
+@role_required("lead", "leader")
+def report_chart(slug: str, name: str) -> Response:
+    """The dumbbell chart of the report, drawn on the server so that the page and the PDF show the same."""
+    try:
+        report = _report_for(slug, name, request.args.getlist("segment"))
+    except SegmentError as error:
+        abort(400, str(error))
+    svg = dumbbell_svg(chart_rows(report, current_locale()), chart_text(report))
+    response = Response(svg, mimetype="image/svg+xml")
+    # The chart styles its own shapes; nothing else may load or run in it.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def chart_rows(report: GapReport, language: str) -> list[DumbbellRow]:
+    return [
+        DumbbellRow(
+            label=row.item.wording("customer", language),
+            customer=rescaled_score(row, "customer"),
+            employee=rescaled_score(row, "employee"),
+            customer_ci=rescaled_interval(row, "customer"),
+            employee_ci=rescaled_interval(row, "employee"),
+            verdict=row.verdict,
+            customer_n=row.customer.n,
+            employee_n=row.employee.n,
+        )
+        for row in report.rows
+    ]
+
+
+def chart_text(report: GapReport) -> ChartText:
+    counts = {verdict: len([row for row in report.rows if row.verdict == verdict]) for verdict in VERDICTS}
+    return ChartText(
+        title=_("Perception gaps, wave %(name)s", name=report.wave.name),
+        description=_(
+            "Customer and employee score of each item on 0 to 100, with 95%% intervals: "
+            "%(blind)d blind spots, %(hidden)d hidden strengths, %(aligned)d aligned, %(few)d with too few answers.",
+            blind=counts["blind_spot"],
+            hidden=counts["hidden_strength"],
+            aligned=counts["aligned"],
+            few=counts["insufficient_data"],
+        ),
+        customers=_("Customers"),
+        employees=_("Employees"),
+        axis=_("Score, 0 to 100"),
+        verdicts={verdict: str(VERDICT_LABELS[verdict]).capitalize() for verdict in VERDICTS},
+        hidden=_("hidden (too few answers)"),
+    )
