@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from perception.accounts import AccountError, create_account, set_password
 from perception.db import DatabaseNotReady, check_ready, session_scope, upgrade
 from perception.hookspecs import hookimpl
+from perception.imports import import_responses_command
 from perception.models import ROLES, Account, Survey, Wave
 from perception.plugins import describe_plugins
 from perception.surveys import (
@@ -364,6 +365,7 @@ def perception_register_commands(cli: click.Group) -> None:
         survey_group,
         wave_group,
         report_command,
+        import_responses_command,
         plugins_command,
     ):
         cli.add_command(command)

@@ -76,7 +76,7 @@ class TopTwoBox(ScoringModel):
     name = "csat"
     label = {"en": "CSAT (satisfied, % of 4-5)", "fr": "CSAT (satisfaits, % de 4-5)"}
     unit = "%"
-    scales = frozenset({"csat", "likert5"})
+    scales = frozenset({"csat"})
     top_values = frozenset({4, 5})
 
     def score_range(self, low: int, high: int) -> tuple[float, float]:
@@ -98,6 +98,21 @@ class TopTwoBox(ScoringModel):
         top = sum(count for value, count in histogram.items() if value in self.top_values)
         interval = stats.binomtest(top, n).proportion_ci(confidence_level=0.95, method="wilson")
         return Score(n=n, value=100.0 * top / n, ci95=(100.0 * interval.low, 100.0 * interval.high))
+
+
+class AgreementTopTwoBox(TopTwoBox):
+    """Share of answers in the top two values of a 1-5 agreement scale (agree, strongly agree), in %."""
+
+    name = "top2box"
+    label = {"en": "Top-2-box (% agreeing, 4-5)", "fr": "Top-2-box (% d'accord, 4-5)"}
+    scales = frozenset({"likert5", "csat"})
+
+
+class EmployeeNetPromoterScore(NetPromoterScore):
+    """eNPS: the Net Promoter Score of an item asking staff whether they recommend working here."""
+
+    name = "enps"
+    label = {"en": "Employee Net Promoter Score", "fr": "eNPS (Net Promoter Score salariés)"}
 
 
 class Mean(ScoringModel):
@@ -132,4 +147,11 @@ class CustomerEffortScore(Mean):
 
 @hookimpl
 def perception_register_scoring_models() -> list[ScoringModel]:
-    return [NetPromoterScore(), TopTwoBox(), Mean(), CustomerEffortScore()]
+    return [
+        NetPromoterScore(),
+        EmployeeNetPromoterScore(),
+        TopTwoBox(),
+        AgreementTopTwoBox(),
+        Mean(),
+        CustomerEffortScore(),
+    ]
