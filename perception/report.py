@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import and_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, func, select
 
 from perception.models import Answer, Item, Response, Survey, Wave
@@ -353,3 +355,167 @@ def spreadsheet_safe(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+# Importance: which items move the customers' recommendation (key-driver analysis).
+
+
+@dataclass(frozen=True)
+class Importance:
+    item_key: str
+    r: float  # Pearson correlation with the recommendation item, customers side
+    n: int
+    quadrant: str  # fix_first, keep, watch, secondary
+
+
+def recommendation_item(items: Sequence[Item]) -> Item | None:
+    """The item customers' loyalty is read from: the first NPS-scaled item."""
+    return next((item for item in items if item.scale == "nps"), None)
+
+
+def importance(
+    session: Session, wave: Wave, items: Sequence[Item], report: GapReport, filters: Sequence[ResolvedFilter] = ()
+) -> list[Importance]:
+    """Correlation of each item with the recommendation item on the customers side, from SQL sums.
+
+    An item counts as important when its correlation is at least the median of the items';
+    important blind spots are what to fix first.
+    """
+    anchor = recommendation_item(items)
+    if anchor is None:
+        return []
+    other = aliased(Answer)
+    x, y = Answer.value, other.value
+    statement = (
+        select(
+            Answer.item_id,
+            func.count(),
+            func.sum(x),
+            func.sum(y),
+            func.sum(x * y),
+            func.sum(x * x),
+            func.sum(y * y),
+        )
+        .join(other, and_(other.response_id == Answer.response_id, other.item_id == anchor.id))
+        .join(Response, Response.id == Answer.response_id)
+        .where(
+            Response.wave_id == wave.id,
+            Response.side == "customer",
+            Answer.item_id != anchor.id,
+            Answer.value.is_not(None),  # type: ignore[union-attr]
+            other.value.is_not(None),  # type: ignore[union-attr]
+        )
+        .group_by(Answer.item_id)
+    )
+    if filters:
+        statement = statement.where(response_condition(filters))
+    keys = {item.id: item.key for item in items}
+    verdicts = {row.item.key: row.verdict for row in report.rows}
+    correlations: list[tuple[str, float, int]] = []
+    for item_id, n, sx, sy, sxy, sxx, syy in session.exec(statement):
+        if n < max(report.threshold, 3) or item_id not in keys or keys[item_id] not in verdicts:
+            continue
+        n, sx, sy, sxy, sxx, syy = int(n), float(sx), float(sy), float(sxy), float(sxx), float(syy)
+        spread = (n * sxx - sx * sx) * (n * syy - sy * sy)
+        if spread <= 0:
+            continue
+        correlations.append((keys[item_id], (n * sxy - sx * sy) / math.sqrt(spread), n))
+    if not correlations:
+        return []
+    ordered = sorted(r for _, r, _ in correlations)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    result = []
+    for key, r, n in correlations:
+        important = r >= median
+        blind = verdicts[key] == "blind_spot"
+        quadrant = ("fix_first" if blind else "keep") if important else ("watch" if blind else "secondary")
+        result.append(Importance(item_key=key, r=r, n=n, quadrant=quadrant))
+    return sorted(result, key=lambda entry: -entry.r)
+
+
+# Trend: the same items across the survey's waves.
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    wave: Wave
+    customer: SideFigures
+    employee: SideFigures
+    gap: float | None
+    # Change of each side's score since the previous wave shown, when significant (q < 0.05).
+    customer_change: float | None
+    employee_change: float | None
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    item: Item
+    model: ScoringModel
+    points: list[TrendPoint]
+
+
+def trend(
+    session: Session,
+    survey: Survey,
+    items: Sequence[Item],
+    scoring_models: Mapping[str, ScoringModel],
+    threshold: int,
+    filters: Sequence[ResolvedFilter] = (),
+) -> list[TrendRow]:
+    """Each item's scores across the waves, a change flagged only when the corrected test says so."""
+    waves = list(
+        session.exec(
+            select(Wave).where(Wave.survey_id == survey.id).order_by(Wave.opens_on, Wave.created_at)  # type: ignore[arg-type]
+        ).all()
+    )
+    statement = (
+        select(Response.wave_id, Answer.item_id, Response.side, Answer.value, func.count())
+        .join(Response, Response.id == Answer.response_id)
+        .join(Wave, Wave.id == Response.wave_id)
+        .where(Wave.survey_id == survey.id, Answer.value.is_not(None))  # type: ignore[union-attr]
+        .group_by(Response.wave_id, Answer.item_id, Response.side, Answer.value)
+    )
+    if filters:
+        statement = statement.where(response_condition(filters))
+    counts: dict[tuple[int, int, str], dict[int, int]] = defaultdict(dict)
+    for wave_id, item_id, side, value, count in session.exec(statement):
+        counts[(wave_id, item_id, side)][value] = count
+    hidden = {wave.id: protect(session, wave, filters, threshold) for wave in waves}
+
+    tests: list[tuple[int, int, str, float, float | None]] = []  # (row, point, side, difference, p)
+    rows = []
+    for item in items:
+        if item.model is None or item.model not in scoring_models:
+            continue
+        model = scoring_models[item.model]
+        points: list[dict[str, Any]] = []
+        previous: dict[str, Mapping[int, int] | None] = {"customer": None, "employee": None}
+        for wave in waves:
+            figures = {}
+            for side in SIDES:
+                histogram = counts.get((wave.id, item.id, side), {})
+                shown = not (side == "employee" and hidden[wave.id])
+                figures[side] = _side(model, histogram, threshold) if shown else SUPPRESSED
+                if not figures[side].suppressed:
+                    if previous[side] is not None:
+                        test = model.compare(histogram, previous[side])  # type: ignore[arg-type]
+                        tests.append((len(rows), len(points), side, test.difference, _finite(test.p)))
+                    previous[side] = histogram
+            shown_both = not (figures["customer"].suppressed or figures["employee"].suppressed)
+            gap = figures["employee"].score.value - figures["customer"].score.value if shown_both else None  # type: ignore[union-attr,operator]
+            points.append({"wave": wave, **figures, "gap": gap, "customer_change": None, "employee_change": None})
+        rows.append((item, model, points))
+
+    tested = [test for test in tests if test[4] is not None]
+    for (row, point, side, difference, _p), q in zip(
+        tested,
+        benjamini_hochberg([test[4] for test in tested]),
+        strict=True,  # type: ignore[misc]
+    ):
+        if q < FALSE_DISCOVERY_RATE:
+            rows[row][2][point][f"{side}_change"] = difference
+    return [
+        TrendRow(item=item, model=model, points=[TrendPoint(**point) for point in points])
+        for item, model, points in rows
+    ]

@@ -175,3 +175,65 @@ def test_the_report_page_shows_verdicts_and_top_lists(app: Flask) -> None:
     assert page.count('class="verdict blind_spot"') >= 3
     assert "Staff think customers answer 50.0 pts to “Recommend?”; customers say −5.0 pts." in page
     assert "hidden strength" in page and "aligned" in page
+
+
+def test_importance_is_the_correlation_with_recommendation_and_ranks_what_to_fix(app: Flask) -> None:
+    from perception.report import importance
+
+    # Customers who find it easy recommend us; caring moves nothing (constant recommendation within it).
+    n = 60
+    recommend = [10 if index % 3 == 0 else 6 if index % 3 == 1 else 2 for index in range(n)]
+    easy = [7 if value == 10 else 4 if value == 6 else 1 for value in recommend]
+    caring = [3 + index % 2 for index in range(n)]
+    answers = {
+        "recommend": {"customer": recommend, "employee": [9] * 20},
+        "easy": {"customer": easy, "employee": [7] * 20},
+        "caring": {"customer": caring, "employee": [4] * 20},
+        "fair": {"customer": [3 + index % 2 for index in range(1, n + 1)], "employee": [3, 4] * 10},
+    }
+    seed(app, answers)
+    report = report_for(app)
+    with session_scope(app) as session:
+        survey = find_survey(session, "gaps")
+        ranked = importance(session, find_wave(session, survey, "w1"), items_of(session, survey), report)
+    by_key = {entry.item_key: entry for entry in ranked}
+    assert by_key["easy"].r == pytest.approx(stats.pearsonr(easy, recommend).statistic)
+    assert by_key["caring"].r == pytest.approx(stats.pearsonr(caring, recommend).statistic)
+    assert ranked[0].item_key == "easy"
+    assert by_key["easy"].quadrant == "fix_first"  # important, and a blind spot
+    assert "recommend" not in by_key and by_key["easy"].n == n
+
+
+def test_trend_flags_only_significant_changes(app: Flask) -> None:
+    from perception.report import trend
+
+    first = {"easy": {"customer": [3] * 100 + [4] * 100, "employee": [6] * 40},
+             "fair": {"customer": [3] * 100 + [4] * 100, "employee": [4] * 40}}  # fmt: skip
+    second = {"easy": {"customer": [5] * 100 + [6] * 100, "employee": [6] * 40},
+              "fair": {"customer": [3] * 99 + [4] * 101, "employee": [4] * 40}}  # fmt: skip
+    seed(app, first, "2027-Q1")
+    seed(app, second, "2027-Q2")
+    with session_scope(app) as session:
+        survey = find_survey(session, "gaps")
+        models = app.extensions["perception"].registries.scoring_models
+        rows = {row.item.key: row for row in trend(session, survey, items_of(session, survey), models, 5)}
+    easy, fair = rows["easy"].points, rows["fair"].points
+    assert [point.wave.name for point in easy] == ["2027-Q1", "2027-Q2"]
+    assert easy[0].customer_change is None  # nothing before the first wave
+    assert easy[1].customer_change == pytest.approx(2.0)  # customers now find it much easier
+    assert easy[1].employee_change is None  # staff answered the same
+    assert fair[1].customer_change is None  # 0.005 up: noise
+    assert easy[1].gap == pytest.approx(6.0 - 5.5)
+    assert rows["recommend"].points[0].customer.suppressed  # no answers: hidden, not zero
+
+
+def test_the_trend_page_and_the_priorities_show(app: Flask) -> None:
+    from tests.conftest import sign_in
+
+    seed(app, ALL, "2027-Q1")
+    seed(app, ALL, "2027-Q2")
+    leader = sign_in(app, "leader")
+    trend_page = leader.get("/surveys/gaps/trend").get_data(as_text=True)
+    assert "Trend across waves" in trend_page and "2027-Q1" in trend_page and "2027-Q2" in trend_page
+    report_page = leader.get("/surveys/gaps/waves/2027-Q2/report").get_data(as_text=True)
+    assert "What to fix first" in report_page

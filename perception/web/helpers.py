@@ -19,6 +19,14 @@ VERDICT_LABELS = {
 }
 
 
+QUADRANT_LABELS = {
+    "fix_first": _l("fix first: important, and staff overrate it"),
+    "keep": _l("keep: important, and staff see it as customers do or better"),
+    "watch": _l("watch: staff overrate it, but it moves recommendation less"),
+    "secondary": _l("secondary"),
+}
+
+
 def format_p(name: str, value: float) -> str:
     """A p or q value with its name: three decimals, or an upper bound when smaller."""
     if value < 0.001:
@@ -65,4 +73,5 @@ def register(app: Flask) -> None:
         kind_label=lambda kind: KIND_LABELS.get(kind, kind),
         verdict_label=lambda verdict: VERDICT_LABELS.get(verdict, verdict),
         format_p=format_p,
+        quadrant_label=lambda quadrant: QUADRANT_LABELS.get(quadrant, quadrant),
     )

@@ -31,9 +31,11 @@ from perception.report import (
     VERDICTS,
     GapReport,
     gap_report,
+    importance,
     rescaled_interval,
     rescaled_score,
     response_counts,
+    trend,
 )
 from perception.scales import SCALES
 from perception.segments import SegmentError, declared, parse_filter, resolve
@@ -302,12 +304,27 @@ def report(slug: str, name: str) -> tuple[str, int]:
     except SegmentError as error:
         refusal = str(error)
         report = _report_for(slug, name, [])
-    segments = {side: declared(get_session(), survey, side) for side in SIDES}
+    session = get_session()
+    segments = {side: declared(session, survey, side) for side in SIDES}
     chosen = {(segment.side, segment.name): segment.value for segment in report.filters}
+    priorities = importance(session, report.wave, items_of(session, survey), report, report.filters)
     return render_template(
         "surveys/report.html", survey=survey, wave=report.wave, report=report, segments=segments,
-        chosen=chosen, refusal=refusal,
+        chosen=chosen, refusal=refusal, priorities=priorities, rows={row.item.key: row for row in report.rows},
     ), 422 if refusal else 200  # fmt: skip
+
+
+@blueprint.route("/<slug>/trend")
+@role_required("lead", "leader")
+def trend_view(slug: str) -> str:
+    session = get_session()
+    survey = _survey_or_404(slug)
+    rows = trend(
+        session, survey, items_of(session, survey), _registries().scoring_models,
+        current_app.config["REPORTING_THRESHOLD"],
+    )  # fmt: skip
+    waves = [point.wave for point in rows[0].points] if rows else []
+    return render_template("surveys/trend.html", survey=survey, rows=rows, waves=waves)
 
 
 def _report_for(slug: str, name: str, segment_args: list[str]) -> GapReport:
