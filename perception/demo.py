@@ -44,6 +44,18 @@ EMPLOYEE_SHIFT = {
     "empathy_understands": -0.8,
     "empathy_cares": -0.9,
 }
+# How much each item follows a customer's overall mood, and so their recommendation (default 0.3):
+# first-contact resolution and effort matter most here, which makes them blind spots to fix first.
+LOADING = {
+    "recommend": 0.95,
+    "resolution_first_contact": 0.8,
+    "effort": 0.75,
+    "resolution_satisfaction": 0.7,
+    "empathy_understands": 0.65,
+    "integrity_trust": 0.6,
+    "time_no_repeat": 0.55,
+    "expectations_met": 0.5,
+}
 CUSTOMER_MEAN = {"likert5": 3.4, "csat": 3.7, "ces": 4.1, "nps": 7.0}
 SPREAD = {"likert5": 0.9, "csat": 0.9, "ces": 1.3, "nps": 2.0}
 VERBATIMS = (
@@ -74,13 +86,16 @@ WAVES = (
 )
 
 
-def _answer(rng: random.Random, item: Item, side: str, wave_index: int) -> int:
+def _answer(rng: random.Random, item: Item, side: str, wave_index: int, mood: float) -> int:
+    """One answer: the respondent's overall mood weighs on each item as much as the item matters."""
     scale = SCALES[item.scale]
     mean = CUSTOMER_MEAN[item.scale]
     if side == "employee":
         mean += EMPLOYEE_SHIFT.get(item.key, 0.0)
     mean += 0.15 * wave_index  # customers see a little progress from one quarter to the next
-    value = round(rng.gauss(mean, SPREAD[item.scale]))
+    weight = LOADING.get(item.key, 0.3)
+    noise = weight * mood + (1 - weight**2) ** 0.5 * rng.gauss(0, 1)
+    value = round(mean + SPREAD[item.scale] * noise)
     return min(max(value, scale.low or 0), scale.high or 0)
 
 
@@ -107,12 +122,14 @@ def _seed_answers(
         for attribute in segments:
             [(value_id, _value)] = rng.choices(attribute.values, weights=SEGMENT_WEIGHTS[attribute.name])
             session.add(ResponseSegment(response_id=response.id, attribute_id=attribute.id, value_id=value_id))
+        mood = rng.gauss(0, 1)
         for item in items:
             if SCALES[item.scale].is_text:
                 if side == "customer" and rng.random() < 0.15:
                     session.add(Answer(response_id=response.id, item_id=item.id, text=rng.choice(VERBATIMS)))
                 continue
-            session.add(Answer(response_id=response.id, item_id=item.id, value=_answer(rng, item, side, wave_index)))
+            value = _answer(rng, item, side, wave_index, mood)
+            session.add(Answer(response_id=response.id, item_id=item.id, value=value))
 
 
 def _credentials(app: Flask) -> dict[str, str]:
