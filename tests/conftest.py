@@ -172,3 +172,17 @@ def open_core_wave(app: Flask) -> tuple[str, str]:
 @pytest.fixture
 def core_wave(app: Flask) -> tuple[str, str]:
     return open_core_wave(app)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    from tests.browsing import serve
+
+    yield from serve(app)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from tests.browsing import launch
+
+    yield from launch()

