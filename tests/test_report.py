@@ -237,3 +237,20 @@ def test_the_trend_page_and_the_priorities_show(app: Flask) -> None:
     assert "Trend across waves" in trend_page and "2027-Q1" in trend_page and "2027-Q2" in trend_page
     report_page = leader.get("/surveys/gaps/waves/2027-Q2/report").get_data(as_text=True)
     assert "What to fix first" in report_page
+
+
+def test_the_priority_and_trend_charts_are_served_as_svg(app: Flask) -> None:
+    from tests.conftest import sign_in
+
+    seed(app, ALL, "2027-Q1")
+    seed(app, ALL, "2027-Q2")
+    leader = sign_in(app, "leader")
+    priorities = leader.get("/surveys/gaps/waves/2027-Q2/priorities.svg")
+    assert priorities.mimetype == "image/svg+xml" and "Fix first" in priorities.get_data(as_text=True)
+    assert "default-src 'none'" in priorities.headers["Content-Security-Policy"]
+    trend_chart = leader.get("/surveys/gaps/trend/easy.svg")
+    assert trend_chart.mimetype == "image/svg+xml" and "2027-Q2" in trend_chart.get_data(as_text=True)
+    assert leader.get("/surveys/gaps/trend/nope.svg").status_code == 404
+    page = leader.get("/surveys/gaps/trend?item=easy").get_data(as_text=True)
+    assert "/surveys/gaps/trend/easy.svg" in page
+    assert sign_in(app, "employee").get("/surveys/gaps/trend/easy.svg").status_code == 403

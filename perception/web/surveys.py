@@ -23,15 +23,29 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
 from perception.accounts import role_required
-from perception.charts import ChartText, DumbbellRow, dumbbell_svg
+from perception.charts import (
+    ChartText,
+    DumbbellRow,
+    PriorityPoint,
+    PriorityText,
+    TrendSeriesPoint,
+    TrendText,
+    dumbbell_svg,
+    priority_svg,
+    trend_svg,
+)
 from perception.db import get_session
 from perception.models import Response as SurveyResponse
 from perception.models import Survey, Wave
 from perception.report import (
     VERDICTS,
     GapReport,
+    Importance,
+    SideFigures,
     gap_report,
     importance,
+    recommendation_item,
+    rescale,
     rescaled_interval,
     rescaled_score,
     response_counts,
@@ -324,7 +338,12 @@ def trend_view(slug: str) -> str:
         current_app.config["REPORTING_THRESHOLD"],
     )  # fmt: skip
     waves = [point.wave for point in rows[0].points] if rows else []
-    return render_template("surveys/trend.html", survey=survey, rows=rows, waves=waves)
+    keys = [row.item.key for row in rows]
+    chosen = request.args.get("item")
+    if chosen not in keys:
+        anchor = recommendation_item([row.item for row in rows])
+        chosen = anchor.key if anchor else (keys[0] if keys else None)
+    return render_template("surveys/trend.html", survey=survey, rows=rows, waves=waves, chosen=chosen)
 
 
 def _report_for(slug: str, name: str, segment_args: list[str]) -> GapReport:
@@ -352,11 +371,7 @@ def report_chart(slug: str, name: str) -> Response:
         report = _report_for(slug, name, request.args.getlist("segment"))
     except SegmentError as error:
         abort(400, str(error))
-    svg = dumbbell_svg(chart_rows(report, current_locale()), chart_text(report))
-    response = Response(svg, mimetype="image/svg+xml")
-    # The chart styles its own shapes; nothing else may load or run in it.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return response
+    return _svg(dumbbell_svg(chart_rows(report, current_locale()), chart_text(report)))
 
 
 def chart_rows(report: GapReport, language: str) -> list[DumbbellRow]:
@@ -393,3 +408,101 @@ def chart_text(report: GapReport) -> ChartText:
         verdicts={verdict: str(VERDICT_LABELS[verdict]).capitalize() for verdict in VERDICTS},
         hidden=_("hidden (too few answers)"),
     )
+
+
+def _svg(svg: str) -> Response:
+    response = Response(svg, mimetype="image/svg+xml")
+    # A chart styles its own shapes; nothing else may load or run in it.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def priority_points(report: GapReport, priorities: list[Importance], language: str) -> list[PriorityPoint]:
+    rows = {row.item.key: row for row in report.rows}
+    points = []
+    for entry in priorities:
+        row = rows[entry.item_key]
+        employee, customer = rescaled_score(row, "employee"), rescaled_score(row, "customer")
+        if employee is None or customer is None:
+            continue
+        points.append(PriorityPoint(row.item.wording("customer", language), entry.r, employee - customer, row.verdict))
+    return points
+
+
+@blueprint.route("/<slug>/waves/<name>/priorities.svg")
+@role_required("lead", "leader")
+def priority_chart(slug: str, name: str) -> Response:
+    """Importance against gap: the quadrant of what to fix first."""
+    try:
+        report = _report_for(slug, name, request.args.getlist("segment"))
+    except SegmentError as error:
+        abort(400, str(error))
+    session = get_session()
+    priorities = importance(session, report.wave, items_of(session, report.survey), report, report.filters)
+    return _svg(priority_svg(priority_points(report, priorities, current_locale()), median_r(priorities),
+                             priority_text()))  # fmt: skip
+
+
+def median_r(priorities: list[Importance]) -> float:
+    ordered = sorted(entry.r for entry in priorities)
+    if not ordered:
+        return 0.0
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def priority_text() -> PriorityText:
+    return PriorityText(
+        title=_("What to fix first"),
+        description=_(
+            "Each item placed by its importance for customers' recommendation (across) and by its gap, "
+            "staff minus customers (up: staff more optimistic). Top right: important items staff overrate."
+        ),
+        x_axis=_("Importance for recommendation (r)"),
+        y_axis=_("Gap, staff − customers (points on 0-100)"),
+        quadrants={"fix_first": _("Fix first"), "keep": _("Keep"), "watch": _("Watch"), "secondary": _("Secondary")},
+        verdicts={verdict: str(VERDICT_LABELS[verdict]).capitalize() for verdict in VERDICTS},
+    )
+
+
+@blueprint.route("/<slug>/trend/<key>.svg")
+@role_required("lead", "leader")
+def trend_chart(slug: str, key: str) -> Response:
+    session = get_session()
+    survey = _survey_or_404(slug)
+    rows = trend(
+        session, survey, items_of(session, survey), _registries().scoring_models,
+        current_app.config["REPORTING_THRESHOLD"],
+    )  # fmt: skip
+    row = next((row for row in rows if row.item.key == key), None)
+    if row is None:
+        abort(404)
+    language = current_locale()
+
+    def scaled(figures: SideFigures) -> tuple[float | None, tuple[float, float] | None]:
+        if figures.suppressed or figures.score is None or figures.score.value is None:
+            return None, None
+        ci95 = figures.score.ci95
+        interval = (rescale(row.model, row.item, ci95[0]), rescale(row.model, row.item, ci95[1])) if ci95 else None
+        return rescale(row.model, row.item, figures.score.value), interval
+
+    points = []
+    for point in row.points:
+        customer, customer_ci = scaled(point.customer)
+        employee, employee_ci = scaled(point.employee)
+        points.append(
+            TrendSeriesPoint(
+                wave=point.wave.name, customer=customer, employee=employee, customer_ci=customer_ci,
+                employee_ci=employee_ci, customer_change=point.customer_change is not None,
+                employee_change=point.employee_change is not None,
+            )
+        )  # fmt: skip
+    text = TrendText(
+        title=row.item.wording("customer", language),
+        description=_("Customer and employee score of this item in each wave, on 0 to 100, with 95%% intervals."),
+        customers=_("Customers"),
+        employees=_("Employees"),
+        axis=_("Score, 0 to 100"),
+        significant=_("significant change"),
+    )
+    return _svg(trend_svg(points, text))
