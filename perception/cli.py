@@ -302,17 +302,38 @@ def _report(app: Flask, session, survey: Survey, wave: Wave, filters):  # type: 
     )
 
 
+def _board_pack(report, language: str) -> bytes:  # type: ignore[no-untyped-def]
+    from flask_babel import force_locale
+
+    from perception.board_pack import board_pack_pdf
+    from perception.charts import dumbbell_svg
+    from perception.web.surveys import chart_rows, chart_text
+
+    with current_app.test_request_context(), force_locale(language):
+        chart = dumbbell_svg(chart_rows(report, language), chart_text(report))
+    return board_pack_pdf(report, chart, language)
+
+
 @click.command("report")
 @click.option("--survey", "slug", required=True, help="The survey's slug.")
 @click.option("--wave", "wave_name", required=True, help="The wave's name.")
 @click.option("--segment", "segments", multiple=True, metavar="SIDE:NAME=VALUE",
               help="Keep only responses of one side with this segment value (repeatable).")  # fmt: skip
-@click.option("--format", "output_format", type=click.Choice(["json", "csv"]), default="json", show_default=True)
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "csv", "pdf"]),
+    default="json",
+    show_default=True,
+    help="json and csv as in docs/report-format.md; pdf, the board pack (give --output).",
+)
+@click.option("--language", type=click.Choice(["en", "fr"]), default="en", show_default=True,
+              help="Language of the board pack.")  # fmt: skip
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-",
               help="File to write (default: standard output).")  # fmt: skip
 @with_appcontext
 def report_command(
-    slug: str, wave_name: str, segments: tuple[str, ...], output_format: str, output: click.utils.LazyFile
+    slug: str, wave_name: str, segments: tuple[str, ...], output_format: str, language: str, output: str
 ) -> None:
     """Write a wave's gap report: scores, gaps, tests and verdicts per item and dimension."""
     import csv
@@ -328,12 +349,19 @@ def report_command(
             report = _report(app, session, survey, wave, filters)
         except SegmentError as error:
             raise click.ClickException(str(error)) from None
-    if output_format == "json":
-        output.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
-    else:
-        writer = csv.DictWriter(output, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(report_rows(report))
+    if output_format == "pdf":
+        if output == "-":
+            raise click.UsageError("a PDF goes to a file: give --output FILE.pdf")
+        Path(output).write_bytes(_board_pack(report, language))
+        click.echo(f"Board pack written to {output}")
+        return
+    with click.open_file(output, "w", encoding="utf-8") as handle:
+        if output_format == "json":
+            handle.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
+        else:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(report_rows(report))
 
 
 @click.command("plugins")

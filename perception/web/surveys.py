@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
 from perception.accounts import role_required
+from perception.board_pack import board_pack_filename, board_pack_pdf
 from perception.charts import (
     ChartText,
     DumbbellRow,
@@ -506,3 +507,20 @@ def trend_chart(slug: str, key: str) -> Response:
         significant=_("significant change"),
     )
     return _svg(trend_svg(points, text))
+
+
+@blueprint.route("/<slug>/waves/<name>/report.pdf")
+@role_required("lead", "leader")
+def board_pack(slug: str, name: str) -> Response:
+    """The board pack: the same report, laid out for print, with the same chart."""
+    try:
+        report = _report_for(slug, name, request.args.getlist("segment"))
+    except SegmentError as error:
+        abort(400, str(error))
+    language = current_locale()
+    pdf = board_pack_pdf(report, dumbbell_svg(chart_rows(report, language), chart_text(report)), language)
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{board_pack_filename(report)}"'},
+    )
