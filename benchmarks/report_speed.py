@@ -463,6 +463,41 @@ def profile_report(engine: Engine, fixture: Fixture, models: Any, filters: list[
 # --------------------------------------------------------------------------------------------- main
 
 
+def pages(app: Any, fixture: Fixture, repeat: int) -> None:
+    """The dashboard as a leader's browser loads it (the page and its two charts), and the board pack."""
+    from perception.accounts import create_account
+
+    with perception.db.session_scope(app) as session:
+        create_account(session, "bench-leader@example.com", "leader", "benchmark password")
+    client = app.test_client()
+    login = client.get("/login").get_data(as_text=True)
+    token = login.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post("/login", data={"csrf_token": token, "email": "bench-leader@example.com",
+                                "password": "benchmark password"})  # fmt: skip
+    base = f"/surveys/{fixture.survey.slug}/waves/{fixture.wave.name}"
+
+    def get(path: str) -> Callable[[], object]:
+        def action() -> object:
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+            return response.data
+
+        return action
+
+    def dashboard() -> None:
+        for path in ("/report", "/gaps.svg", "/priorities.svg"):
+            get(base + path)()
+
+    print(f"\n== pages, repeat {repeat} after one warm-up")
+    timings = [
+        timed("report page (HTML only)", get(base + "/report"), repeat),
+        timed("dashboard: page and its two charts, one after the other", dashboard, repeat),
+        timed("board pack PDF", get(base + "/report.pdf"), repeat),
+    ]
+    for timing in timings:
+        print(f"{timing.what:<56} {timing.median:>10.1f} {timing.best:>10.1f}  (median, min ms)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="a PostgreSQL server URL; the benchmark uses a database "
@@ -519,6 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_table(timings)
 
         run(f"{engine.dialect.name}, {counts['answer']:,} answers, repeat {args.repeat} after one warm-up")
+        pages(app, fixture, args.repeat)
         if args.profile:
             for label, chosen in (("unfiltered", []), (segment, filters)):
                 print(f"\n== cProfile, one report, {label}")

@@ -307,7 +307,7 @@ def _board_pack(report, language: str) -> bytes:  # type: ignore[no-untyped-def]
 
     from perception.board_pack import board_pack_pdf
     from perception.charts import dumbbell_svg
-    from perception.web.surveys import chart_rows, chart_text
+    from perception.web.figures import chart_rows, chart_text
 
     with current_app.test_request_context(), force_locale(language):
         chart = dumbbell_svg(chart_rows(report, language), chart_text(report))

@@ -368,6 +368,15 @@ class Importance:
     quadrant: str  # fix_first, keep, watch, secondary
 
 
+def median(values: Sequence[float]) -> float:
+    """The median, 0.0 for no values: where the priority map splits important from less important."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def recommendation_item(items: Sequence[Item]) -> Item | None:
     """The item customers' loyalty is read from: the first NPS-scaled item."""
     return next((item for item in items if item.scale == "nps"), None)
@@ -422,12 +431,10 @@ def importance(
         correlations.append((keys[item_id], (n * sxy - sx * sy) / math.sqrt(spread), n))
     if not correlations:
         return []
-    ordered = sorted(r for _, r, _ in correlations)
-    middle = len(ordered) // 2
-    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    middle = median([r for _, r, _ in correlations])
     result = []
     for key, r, n in correlations:
-        important = r >= median
+        important = r >= middle
         blind = verdicts[key] == "blind_spot"
         quadrant = ("fix_first" if blind else "keep") if important else ("watch" if blind else "secondary")
         result.append(Importance(item_key=key, r=r, n=n, quadrant=quadrant))

@@ -14,6 +14,15 @@ def _n(histogram: Histogram) -> int:
     return sum(histogram.values())
 
 
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """Wilson score interval of a proportion, 95%: honest near 0% and 100% where Wald is not."""
+    p = successes / n
+    z2 = Z95 * Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 class NetPromoterScore(ScoringModel):
     """%promoters (9-10) minus %detractors (0-6), in points from -100 to 100.
 
@@ -93,11 +102,9 @@ class TopTwoBox(ScoringModel):
         n = _n(histogram)
         if n == 0:
             return Score(n=0, value=None)
-        from scipy import stats  # loaded on first use: the command line starts faster without it
-
         top = sum(count for value, count in histogram.items() if value in self.top_values)
-        interval = stats.binomtest(top, n).proportion_ci(confidence_level=0.95, method="wilson")
-        return Score(n=n, value=100.0 * top / n, ci95=(100.0 * interval.low, 100.0 * interval.high))
+        low, high = wilson_interval(top, n)
+        return Score(n=n, value=100.0 * top / n, ci95=(100.0 * low, 100.0 * high))
 
 
 class AgreementTopTwoBox(TopTwoBox):

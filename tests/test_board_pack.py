@@ -29,8 +29,8 @@ from perception.report import GapReport, gap_report
 from perception.segments import ResolvedFilter
 from perception.surveys import items_of
 from perception.waves import find_survey, find_wave
+from perception.web.figures import chart_rows, chart_text
 from perception.web.helpers import current_locale
-from perception.web.surveys import chart_rows, chart_text
 from tests.test_report import ALL, report_for, seed
 
 pytestmark = pytest.mark.skipif(

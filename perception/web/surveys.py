@@ -25,12 +25,6 @@ from wtforms.fields.choices import SelectChoice
 from perception.accounts import role_required
 from perception.board_pack import board_pack_filename, board_pack_pdf
 from perception.charts import (
-    ChartText,
-    DumbbellRow,
-    PriorityPoint,
-    PriorityText,
-    TrendSeriesPoint,
-    TrendText,
     dumbbell_svg,
     priority_svg,
     trend_svg,
@@ -39,16 +33,11 @@ from perception.db import get_session
 from perception.models import Response as SurveyResponse
 from perception.models import Survey, Wave
 from perception.report import (
-    VERDICTS,
     GapReport,
-    Importance,
-    SideFigures,
     gap_report,
     importance,
+    median,
     recommendation_item,
-    rescale,
-    rescaled_interval,
-    rescaled_score,
     response_counts,
     trend,
 )
@@ -74,8 +63,16 @@ from perception.waves import (
     link_counts,
     open_wave,
 )
+from perception.web.figures import (
+    chart_rows,
+    chart_text,
+    priority_points,
+    priority_text,
+    trend_points,
+    trend_text,
+)
 from perception.web.forms import ActionForm, LinkBatchForm, NewSurveyForm, WaveForm
-from perception.web.helpers import VERDICT_LABELS, current_locale
+from perception.web.helpers import current_locale
 
 blueprint = Blueprint("surveys", __name__, url_prefix="/surveys")
 
@@ -375,59 +372,11 @@ def report_chart(slug: str, name: str) -> Response:
     return _svg(dumbbell_svg(chart_rows(report, current_locale()), chart_text(report)))
 
 
-def chart_rows(report: GapReport, language: str) -> list[DumbbellRow]:
-    return [
-        DumbbellRow(
-            label=row.item.wording("customer", language),
-            customer=rescaled_score(row, "customer"),
-            employee=rescaled_score(row, "employee"),
-            customer_ci=rescaled_interval(row, "customer"),
-            employee_ci=rescaled_interval(row, "employee"),
-            verdict=row.verdict,
-            customer_n=row.customer.n,
-            employee_n=row.employee.n,
-        )
-        for row in report.rows
-    ]
-
-
-def chart_text(report: GapReport) -> ChartText:
-    counts = {verdict: len([row for row in report.rows if row.verdict == verdict]) for verdict in VERDICTS}
-    return ChartText(
-        title=_("Perception gaps, wave %(name)s", name=report.wave.name),
-        description=_(
-            "Customer and employee score of each item on 0 to 100, with 95%% intervals: "
-            "%(blind)d blind spots, %(hidden)d hidden strengths, %(aligned)d aligned, %(few)d with too few answers.",
-            blind=counts["blind_spot"],
-            hidden=counts["hidden_strength"],
-            aligned=counts["aligned"],
-            few=counts["insufficient_data"],
-        ),
-        customers=_("Customers"),
-        employees=_("Employees"),
-        axis=_("Score, 0 to 100"),
-        verdicts={verdict: str(VERDICT_LABELS[verdict]).capitalize() for verdict in VERDICTS},
-        hidden=_("hidden (too few answers)"),
-    )
-
-
 def _svg(svg: str) -> Response:
     response = Response(svg, mimetype="image/svg+xml")
     # A chart styles its own shapes; nothing else may load or run in it.
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response
-
-
-def priority_points(report: GapReport, priorities: list[Importance], language: str) -> list[PriorityPoint]:
-    rows = {row.item.key: row for row in report.rows}
-    points = []
-    for entry in priorities:
-        row = rows[entry.item_key]
-        employee, customer = rescaled_score(row, "employee"), rescaled_score(row, "customer")
-        if employee is None or customer is None:
-            continue
-        points.append(PriorityPoint(row.item.wording("customer", language), entry.r, employee - customer, row.verdict))
-    return points
 
 
 @blueprint.route("/<slug>/waves/<name>/priorities.svg")
@@ -440,30 +389,8 @@ def priority_chart(slug: str, name: str) -> Response:
         abort(400, str(error))
     session = get_session()
     priorities = importance(session, report.wave, items_of(session, report.survey), report, report.filters)
-    return _svg(priority_svg(priority_points(report, priorities, current_locale()), median_r(priorities),
-                             priority_text()))  # fmt: skip
-
-
-def median_r(priorities: list[Importance]) -> float:
-    ordered = sorted(entry.r for entry in priorities)
-    if not ordered:
-        return 0.0
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def priority_text() -> PriorityText:
-    return PriorityText(
-        title=_("What to fix first"),
-        description=_(
-            "Each item placed by its importance for customers' recommendation (across) and by its gap, "
-            "staff minus customers (up: staff more optimistic). Top right: important items staff overrate."
-        ),
-        x_axis=_("Importance for recommendation (r)"),
-        y_axis=_("Gap, staff − customers (points on 0-100)"),
-        quadrants={"fix_first": _("Fix first"), "keep": _("Keep"), "watch": _("Watch"), "secondary": _("Secondary")},
-        verdicts={verdict: str(VERDICT_LABELS[verdict]).capitalize() for verdict in VERDICTS},
-    )
+    points = priority_points(report, priorities, current_locale())
+    return _svg(priority_svg(points, median([entry.r for entry in priorities]), priority_text()))
 
 
 @blueprint.route("/<slug>/trend/<key>.svg")
@@ -479,34 +406,7 @@ def trend_chart(slug: str, key: str) -> Response:
     if row is None:
         abort(404)
     language = current_locale()
-
-    def scaled(figures: SideFigures) -> tuple[float | None, tuple[float, float] | None]:
-        if figures.suppressed or figures.score is None or figures.score.value is None:
-            return None, None
-        ci95 = figures.score.ci95
-        interval = (rescale(row.model, row.item, ci95[0]), rescale(row.model, row.item, ci95[1])) if ci95 else None
-        return rescale(row.model, row.item, figures.score.value), interval
-
-    points = []
-    for point in row.points:
-        customer, customer_ci = scaled(point.customer)
-        employee, employee_ci = scaled(point.employee)
-        points.append(
-            TrendSeriesPoint(
-                wave=point.wave.name, customer=customer, employee=employee, customer_ci=customer_ci,
-                employee_ci=employee_ci, customer_change=point.customer_change is not None,
-                employee_change=point.employee_change is not None,
-            )
-        )  # fmt: skip
-    text = TrendText(
-        title=row.item.wording("customer", language),
-        description=_("Customer and employee score of this item in each wave, on 0 to 100, with 95%% intervals."),
-        customers=_("Customers"),
-        employees=_("Employees"),
-        axis=_("Score, 0 to 100"),
-        significant=_("significant change"),
-    )
-    return _svg(trend_svg(points, text))
+    return _svg(trend_svg(trend_points(row), trend_text(row, language)))
 
 
 @blueprint.route("/<slug>/waves/<name>/report.pdf")
