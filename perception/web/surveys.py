@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from typing import Any
@@ -320,10 +321,26 @@ def report(slug: str, name: str) -> tuple[str, int]:
     segments = {side: declared(session, survey, side) for side in SIDES}
     chosen = {(segment.side, segment.name): segment.value for segment in report.filters}
     priorities = importance(session, report.wave, items_of(session, survey), report, report.filters)
+    language = current_locale()
+    # The charts travel inside the page, so that the figures are computed once per look at it.
+    charts = {
+        "gaps": data_uri(dumbbell_svg(chart_rows(report, language), chart_text(report))),
+        "priorities": data_uri(
+            priority_svg(
+                priority_points(report, priorities, language), median([entry.r for entry in priorities]),
+                priority_text(),
+            )
+        ) if priorities else None,
+    }  # fmt: skip
     return render_template(
         "surveys/report.html", survey=survey, wave=report.wave, report=report, segments=segments,
         chosen=chosen, refusal=refusal, priorities=priorities, rows={row.item.key: row for row in report.rows},
+        charts=charts,
     ), 422 if refusal else 200  # fmt: skip
+
+
+def data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 @blueprint.route("/<slug>/trend")
