@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_
@@ -85,6 +85,7 @@ class GapReport:
     rows: list[ItemRow]
     dimensions: list[DimensionRow]
     responses: Mapping[str, int]
+    touchpoints: list[DimensionRow] = field(default_factory=list)
     filters: tuple[ResolvedFilter, ...] = ()
     hidden_sides: frozenset[str] = frozenset()
 
@@ -193,10 +194,13 @@ def rescaled_score(row: ItemRow, side: str) -> float | None:
     return _rescaled(row.model, row.item, getattr(row, side))
 
 
-def _dimensions(rows: list[ItemRow]) -> list[DimensionRow]:
+def _roll_up(rows: list[ItemRow], group_of: Callable[[Item], str | None]) -> list[DimensionRow]:
+    """Items grouped (by dimension, by touchpoint), each group's scores the mean of its items' on 0-100."""
     grouped: dict[str, list[ItemRow]] = {}
     for row in rows:
-        grouped.setdefault(row.item.dimension, []).append(row)
+        group = group_of(row.item)
+        if group:
+            grouped.setdefault(group, []).append(row)
     dimensions = []
     for name, members in grouped.items():
         both = [
@@ -260,11 +264,23 @@ def gap_report(
         wave=wave,
         threshold=threshold,
         rows=rows,
-        dimensions=_dimensions(rows),
+        dimensions=_roll_up(rows, lambda item: item.dimension),
+        touchpoints=_roll_up(rows, lambda item: item.touchpoint),
         responses=response_counts(session, wave, filters),
         filters=tuple(filters),
         hidden_sides=hidden_sides,
     )
+
+
+def _group_json(group: DimensionRow) -> dict[str, Any]:
+    return {
+        "name": group.name,
+        "items": list(group.item_keys),
+        "customer": group.customer,
+        "employee": group.employee,
+        "gap": group.gap,
+        "verdicts": dict(group.verdicts),
+    }
 
 
 def _side_json(figures: SideFigures) -> dict[str, Any]:
@@ -309,17 +325,8 @@ def report_json(report: GapReport) -> dict[str, Any]:
             }
             for row in report.rows
         ],
-        "dimensions": [
-            {
-                "name": dimension.name,
-                "items": list(dimension.item_keys),
-                "customer": dimension.customer,
-                "employee": dimension.employee,
-                "gap": dimension.gap,
-                "verdicts": dict(dimension.verdicts),
-            }
-            for dimension in report.dimensions
-        ],
+        "dimensions": [_group_json(dimension) for dimension in report.dimensions],
+        "touchpoints": [_group_json(touchpoint) for touchpoint in report.touchpoints],
     }
 
 

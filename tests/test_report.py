@@ -25,7 +25,7 @@ DEFINITION = {
          "customer": {"en": "Recommend?"}, "employee": {"en": "Would customers recommend?"}},
         {"key": "satisfied", "dimension": "Satisfaction", "scale": "csat",
          "customer": {"en": "Satisfied?"}, "employee": {"en": "Are customers satisfied?"}},
-        {"key": "easy", "dimension": "Time and Effort", "scale": "ces",
+        {"key": "easy", "dimension": "Time and Effort", "touchpoint": "first-support-call", "scale": "ces",
          "customer": {"en": "Easy?"}, "employee": {"en": "Do customers find it easy?"}},
         {"key": "caring", "dimension": "Empathy", "scale": "likert5",
          "customer": {"en": "We care."}, "employee": {"en": "Customers feel we care."}},
@@ -147,6 +147,9 @@ def test_dimensions_average_items_rescaled_to_100(app: Flask) -> None:
     customer_mean = (3 * 80 + 4 * 70 + 5 * 50) / 200
     assert easy.customer == pytest.approx(100 * (customer_mean - 1) / 6)
     assert dimensions["Empathy"].verdicts["hidden_strength"] == 1
+    [touchpoint] = report_for(app).touchpoints  # only `easy` names a touchpoint
+    assert (touchpoint.name, touchpoint.item_keys) == ("first-support-call", ("easy",))
+    assert touchpoint.customer == pytest.approx(easy.customer)
 
 
 def test_the_report_command_writes_json_and_csv(app: Flask) -> None:
@@ -155,7 +158,16 @@ def test_the_report_command_writes_json_and_csv(app: Flask) -> None:
     result = runner.invoke(args=["report", "--survey", "gaps", "--wave", "w1"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    assert set(document) == {"survey", "wave", "threshold", "filters", "responses", "items", "dimensions"}
+    assert set(document) == {
+        "survey",
+        "wave",
+        "threshold",
+        "filters",
+        "responses",
+        "items",
+        "dimensions",
+        "touchpoints",
+    }
     first = document["items"][0]
     assert set(first) >= {"key", "dimension", "scale", "model", "customer", "employee", "gap", "verdict"}
     assert set(first["gap"]) >= {"value", "ci95", "p", "q", "effect"}
@@ -175,6 +187,7 @@ def test_the_report_page_shows_verdicts_and_top_lists(app: Flask) -> None:
     assert page.count('class="verdict blind_spot"') >= 3
     assert "Staff think customers answer 50.0 pts to “Recommend?”; customers say −5.0 pts." in page
     assert "hidden strength" in page and "aligned" in page
+    assert "<h2>Touchpoints</h2>" in page and "first-support-call" in page
 
 
 def test_importance_is_the_correlation_with_recommendation_and_ranks_what_to_fix(app: Flask) -> None:
