@@ -306,11 +306,10 @@ def _board_pack(report, language: str) -> bytes:  # type: ignore[no-untyped-def]
     from flask_babel import force_locale
 
     from perception.board_pack import board_pack_pdf
-    from perception.charts import dumbbell_svg
-    from perception.web.figures import chart_rows, chart_text
+    from perception.web.figures import gap_chart
 
     with current_app.test_request_context(), force_locale(language):
-        chart = dumbbell_svg(chart_rows(report, language), chart_text(report))
+        chart = gap_chart(report, language)
     return board_pack_pdf(report, chart, language)
 
 

@@ -11,6 +11,8 @@ from perception.charts import (
     PriorityText,
     TrendSeriesPoint,
     TrendText,
+    dumbbell_svg,
+    priority_svg,
 )
 from perception.report import (
     VERDICTS,
@@ -18,6 +20,7 @@ from perception.report import (
     Importance,
     SideFigures,
     TrendRow,
+    median,
     rescale,
     rescaled_interval,
     rescaled_score,
@@ -85,6 +88,17 @@ def priority_text() -> PriorityText:
         quadrants={"fix_first": _("Fix first"), "keep": _("Keep"), "watch": _("Watch"), "secondary": _("Secondary")},
         verdicts={verdict: str(VERDICT_LABELS[verdict]).capitalize() for verdict in VERDICTS},
     )
+
+
+def gap_chart(report: GapReport, language: str) -> str:
+    """The dumbbell chart of a report's gaps, as SVG."""
+    return dumbbell_svg(chart_rows(report, language), chart_text(report))
+
+
+def priority_chart_svg(report: GapReport, priorities: list[Importance], language: str) -> str:
+    """Importance against gap, split where importance is median, as SVG."""
+    points = priority_points(report, priorities, language)
+    return priority_svg(points, median([entry.r for entry in priorities]), priority_text())
 
 
 def trend_points(row: TrendRow) -> list[TrendSeriesPoint]:

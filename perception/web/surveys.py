@@ -26,8 +26,6 @@ from wtforms.fields.choices import SelectChoice
 from perception.accounts import role_required
 from perception.board_pack import board_pack_filename, board_pack_pdf
 from perception.charts import (
-    dumbbell_svg,
-    priority_svg,
     trend_svg,
 )
 from perception.db import get_session
@@ -35,9 +33,9 @@ from perception.models import Response as SurveyResponse
 from perception.models import Survey, Wave
 from perception.report import (
     GapReport,
+    TrendRow,
     gap_report,
     importance,
-    median,
     recommendation_item,
     response_counts,
     trend,
@@ -65,10 +63,8 @@ from perception.waves import (
     open_wave,
 )
 from perception.web.figures import (
-    chart_rows,
-    chart_text,
-    priority_points,
-    priority_text,
+    gap_chart,
+    priority_chart_svg,
     trend_points,
     trend_text,
 )
@@ -324,14 +320,9 @@ def report(slug: str, name: str) -> tuple[str, int]:
     language = current_locale()
     # The charts travel inside the page, so that the figures are computed once per look at it.
     charts = {
-        "gaps": data_uri(dumbbell_svg(chart_rows(report, language), chart_text(report))),
-        "priorities": data_uri(
-            priority_svg(
-                priority_points(report, priorities, language), median([entry.r for entry in priorities]),
-                priority_text(),
-            )
-        ) if priorities else None,
-    }  # fmt: skip
+        "gaps": data_uri(gap_chart(report, language)),
+        "priorities": data_uri(priority_chart_svg(report, priorities, language)) if priorities else None,
+    }
     return render_template(
         "surveys/report.html", survey=survey, wave=report.wave, report=report, segments=segments,
         chosen=chosen, refusal=refusal, priorities=priorities, rows={row.item.key: row for row in report.rows},
@@ -343,15 +334,17 @@ def data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
+def _trend_rows(survey: Survey) -> list[TrendRow]:
+    session = get_session()
+    models = _registries().scoring_models
+    return trend(session, survey, items_of(session, survey), models, current_app.config["REPORTING_THRESHOLD"])
+
+
 @blueprint.route("/<slug>/trend")
 @role_required("lead", "leader")
 def trend_view(slug: str) -> str:
-    session = get_session()
     survey = _survey_or_404(slug)
-    rows = trend(
-        session, survey, items_of(session, survey), _registries().scoring_models,
-        current_app.config["REPORTING_THRESHOLD"],
-    )  # fmt: skip
+    rows = _trend_rows(survey)
     waves = [point.wave for point in rows[0].points] if rows else []
     keys = [row.item.key for row in rows]
     chosen = request.args.get("item")
@@ -359,6 +352,14 @@ def trend_view(slug: str) -> str:
         anchor = recommendation_item([row.item for row in rows])
         chosen = anchor.key if anchor else (keys[0] if keys else None)
     return render_template("surveys/trend.html", survey=survey, rows=rows, waves=waves, chosen=chosen)
+
+
+def _requested_report(slug: str, name: str) -> GapReport:
+    """The report the request's segment filters ask for; a refused filter is a bad request."""
+    try:
+        return _report_for(slug, name, request.args.getlist("segment"))
+    except SegmentError as error:
+        abort(400, str(error))
 
 
 def _report_for(slug: str, name: str, segment_args: list[str]) -> GapReport:
@@ -382,11 +383,8 @@ def _report_for(slug: str, name: str, segment_args: list[str]) -> GapReport:
 @role_required("lead", "leader")
 def report_chart(slug: str, name: str) -> Response:
     """The dumbbell chart of the report, drawn on the server so that the page and the PDF show the same."""
-    try:
-        report = _report_for(slug, name, request.args.getlist("segment"))
-    except SegmentError as error:
-        abort(400, str(error))
-    return _svg(dumbbell_svg(chart_rows(report, current_locale()), chart_text(report)))
+    report = _requested_report(slug, name)
+    return _svg(gap_chart(report, current_locale()))
 
 
 def _svg(svg: str) -> Response:
@@ -400,25 +398,16 @@ def _svg(svg: str) -> Response:
 @role_required("lead", "leader")
 def priority_chart(slug: str, name: str) -> Response:
     """Importance against gap: the quadrant of what to fix first."""
-    try:
-        report = _report_for(slug, name, request.args.getlist("segment"))
-    except SegmentError as error:
-        abort(400, str(error))
+    report = _requested_report(slug, name)
     session = get_session()
     priorities = importance(session, report.wave, items_of(session, report.survey), report, report.filters)
-    points = priority_points(report, priorities, current_locale())
-    return _svg(priority_svg(points, median([entry.r for entry in priorities]), priority_text()))
+    return _svg(priority_chart_svg(report, priorities, current_locale()))
 
 
 @blueprint.route("/<slug>/trend/<key>.svg")
 @role_required("lead", "leader")
 def trend_chart(slug: str, key: str) -> Response:
-    session = get_session()
-    survey = _survey_or_404(slug)
-    rows = trend(
-        session, survey, items_of(session, survey), _registries().scoring_models,
-        current_app.config["REPORTING_THRESHOLD"],
-    )  # fmt: skip
+    rows = _trend_rows(_survey_or_404(slug))
     row = next((row for row in rows if row.item.key == key), None)
     if row is None:
         abort(404)
@@ -430,12 +419,9 @@ def trend_chart(slug: str, key: str) -> Response:
 @role_required("lead", "leader")
 def board_pack(slug: str, name: str) -> Response:
     """The board pack: the same report, laid out for print, with the same chart."""
-    try:
-        report = _report_for(slug, name, request.args.getlist("segment"))
-    except SegmentError as error:
-        abort(400, str(error))
+    report = _requested_report(slug, name)
     language = current_locale()
-    pdf = board_pack_pdf(report, dumbbell_svg(chart_rows(report, language), chart_text(report)), language)
+    pdf = board_pack_pdf(report, gap_chart(report, language), language)
     return Response(
         pdf,
         mimetype="application/pdf",
