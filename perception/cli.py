@@ -363,6 +363,28 @@ def report_command(
             writer.writerows(report_rows(report))
 
 
+@click.command("export-responses")
+@click.option("--survey", "slug", required=True, help="The survey's slug.")
+@click.option("--wave", "wave_name", required=True, help="The wave's name.")
+@click.option("--side", type=click.Choice(["customer", "employee"]), required=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="File to write (default: standard output).")  # fmt: skip
+@with_appcontext
+def export_responses_command(slug: str, wave_name: str, side: str, output: click.utils.LazyFile) -> None:
+    """Write one side's responses of a wave as CSV (employees stay anonymous: see the README)."""
+    from perception.exports import ExportRefused, export_responses
+
+    app = _ready_app()
+    with session_scope(app) as session:
+        survey, wave = _survey_and_wave(session, slug, wave_name)
+        try:
+            text = export_responses(session, survey, wave, side, app.config["REPORTING_THRESHOLD"],
+                                    app.config["VERBATIM_THRESHOLD"])  # fmt: skip
+        except ExportRefused as error:
+            raise click.ClickException(str(error)) from None
+    output.write(text)
+
+
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext
@@ -393,6 +415,7 @@ def perception_register_commands(cli: click.Group) -> None:
         wave_group,
         report_command,
         import_responses_command,
+        export_responses_command,
         plugins_command,
     ):
         cli.add_command(command)

@@ -91,6 +91,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUEUE_URL", _queue_url, "'sqlite' (default: a file in the instance folder) or a redis:// URL."),
     Setting("BASE_URL", _base_url, "Public address used in links sent to respondents; default the request's."),
     Setting("REPORTING_THRESHOLD", _int_at_least(2), "Smallest group a report shows (default 5)."),
+    Setting(
+        "VERBATIM_THRESHOLD", _int_at_least(2), "Fewest employee responses whose verbatims are shown (default 10)."
+    ),
     Setting("LINK_DAYS", _int_at_least(1), "Days a one-time link stays valid (default 60)."),
     Setting("PLUGINS", _module_names, "Extra plugin modules to load, comma-separated (for plugins not installed)."),
 )
@@ -99,6 +102,7 @@ DEFAULTS: Mapping[str, Any] = {
     "QUEUE_URL": "sqlite",
     "BASE_URL": "",
     "REPORTING_THRESHOLD": 5,
+    "VERBATIM_THRESHOLD": 10,
     "LINK_DAYS": 60,
     "PLUGINS": (),
 }

@@ -29,6 +29,7 @@ from perception.charts import (
     trend_svg,
 )
 from perception.db import get_session
+from perception.exports import ExportRefused, export_responses
 from perception.models import Response as SurveyResponse
 from perception.models import Survey, Wave
 from perception.report import (
@@ -413,6 +414,23 @@ def trend_chart(slug: str, key: str) -> Response:
         abort(404)
     language = current_locale()
     return _svg(trend_svg(trend_points(row), trend_text(row, language)))
+
+
+@blueprint.route("/<slug>/waves/<name>/<any(customer, employee):side>.csv")
+@role_required("lead")
+def export_wave(slug: str, name: str, side: str) -> Response:
+    """One side's responses as CSV; employees' as anonymous as in reports."""
+    survey = _survey_or_404(slug)
+    wave = _wave_or_404(survey, name)
+    config = current_app.config
+    try:
+        text = export_responses(
+            get_session(), survey, wave, side, config["REPORTING_THRESHOLD"], config["VERBATIM_THRESHOLD"]
+        )
+    except ExportRefused as error:
+        abort(409, str(error))
+    filename = f"{survey.slug}-{wave.name}-{side}-responses.csv".replace(" ", "_")
+    return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @blueprint.route("/<slug>/waves/<name>/report.pdf")
