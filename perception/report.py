@@ -533,3 +533,46 @@ def trend(
         TrendRow(item=item, model=model, points=[TrendPoint(**point) for point in points])
         for item, model, points in rows
     ]
+
+
+@dataclass(frozen=True)
+class DimensionTrendPoint:
+    wave: Wave
+    customer: float | None
+    employee: float | None
+
+    @property
+    def gap(self) -> float | None:
+        if self.customer is None or self.employee is None:
+            return None
+        return self.employee - self.customer
+
+
+def dimension_trend(rows: Sequence[TrendRow]) -> list[tuple[str, list[DimensionTrendPoint]]]:
+    """Dimensions across waves, rolled up as in a report: the mean of their items on 0-100.
+
+    Each wave keeps the items shown on both sides, so that a hidden side never moves a dimension.
+    """
+    grouped: dict[str, list[TrendRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.item.dimension, []).append(row)
+    result = []
+    for name, members in grouped.items():
+        points = []
+        for index, wave in enumerate(point.wave for point in members[0].points):
+            pairs = []
+            for row in members:
+                point = row.points[index]
+                customer = _rescaled(row.model, row.item, point.customer)
+                employee = _rescaled(row.model, row.item, point.employee)
+                if customer is not None and employee is not None:
+                    pairs.append((customer, employee))
+            points.append(
+                DimensionTrendPoint(
+                    wave=wave,
+                    customer=sum(c for c, _ in pairs) / len(pairs) if pairs else None,
+                    employee=sum(e for _, e in pairs) / len(pairs) if pairs else None,
+                )
+            )
+        result.append((name, points))
+    return result

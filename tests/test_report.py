@@ -248,6 +248,7 @@ def test_the_trend_page_and_the_priorities_show(app: Flask) -> None:
     leader = sign_in(app, "leader")
     trend_page = leader.get("/surveys/gaps/trend").get_data(as_text=True)
     assert "Trend across waves" in trend_page and "2027-Q1" in trend_page and "2027-Q2" in trend_page
+    assert "<h2>Dimensions</h2>" in trend_page
     report_page = leader.get("/surveys/gaps/waves/2027-Q2/report").get_data(as_text=True)
     assert "What to fix first" in report_page
 
@@ -267,3 +268,18 @@ def test_the_priority_and_trend_charts_are_served_as_svg(app: Flask) -> None:
     page = leader.get("/surveys/gaps/trend?item=easy").get_data(as_text=True)
     assert "/surveys/gaps/trend/easy.svg" in page
     assert sign_in(app, "employee").get("/surveys/gaps/trend/easy.svg").status_code == 403
+
+
+def test_dimensions_follow_their_items_across_waves(app: Flask) -> None:
+    from perception.report import dimension_trend, trend
+
+    seed(app, {"easy": {"customer": [4] * 20, "employee": [7] * 20}}, "2027-Q1")
+    seed(app, {"easy": {"customer": [7] * 20, "employee": [7] * 20}}, "2027-Q2")
+    with session_scope(app) as session:
+        survey = find_survey(session, "gaps")
+        models = app.extensions["perception"].registries.scoring_models
+        dimensions = dict(dimension_trend(trend(session, survey, items_of(session, survey), models, 5)))
+    first, second = dimensions["Time and Effort"]
+    assert first.customer == pytest.approx(50.0) and first.employee == pytest.approx(100.0)
+    assert second.gap == pytest.approx(0.0)
+    assert dimensions["Loyalty"][0].customer is None  # no answers: nothing to roll up

@@ -35,6 +35,7 @@ from perception.models import Survey, Wave
 from perception.report import (
     GapReport,
     TrendRow,
+    dimension_trend,
     gap_report,
     importance,
     recommendation_item,
@@ -352,7 +353,9 @@ def trend_view(slug: str) -> str:
     if chosen not in keys:
         anchor = recommendation_item([row.item for row in rows])
         chosen = anchor.key if anchor else (keys[0] if keys else None)
-    return render_template("surveys/trend.html", survey=survey, rows=rows, waves=waves, chosen=chosen)
+    return render_template(
+        "surveys/trend.html", survey=survey, rows=rows, waves=waves, chosen=chosen, dimensions=dimension_trend(rows)
+    )
 
 
 def _requested_report(slug: str, name: str) -> GapReport:
