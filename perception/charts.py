@@ -327,21 +327,7 @@ def _dumbbell_figure(rows: Sequence[DumbbellRow], text: ChartText) -> Figure:
         Line2D([], [], color=CUSTOMER_COLOUR, marker="o", markersize=9.0, markeredgecolor="white", linestyle="none"),
         Line2D([], [], color=EMPLOYEE_COLOUR, marker="D", markersize=7.0, markeredgecolor="white", linestyle="none"),
     ]
-    legend = figure.legend(
-        handles,
-        [_clean(text.customers), _clean(text.employees)],
-        loc="center left",
-        bbox_to_anchor=(PLOT_LEFT / WIDTH, 1 - 18 / height),
-        ncol=2,
-        frameon=False,
-        fontsize=FONT_SIZE,
-        handletextpad=0.3,
-        columnspacing=1.6,
-        borderaxespad=0,
-        borderpad=0,
-    )
-    for legend_text in legend.get_texts():
-        legend_text.set_parse_math(False)
+    _legend(figure, handles, [text.customers, text.employees], height, PLOT_LEFT)
     return figure
 
 

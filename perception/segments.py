@@ -35,15 +35,11 @@ class SegmentFilter:
 
 
 @dataclass(frozen=True)
-class ResolvedFilter:
-    side: str
-    name: str
-    value: str
+class ResolvedFilter(SegmentFilter):
+    """A filter checked against the survey, with the ids the queries use."""
+
     attribute_id: int
     value_id: int
-
-    def __str__(self) -> str:
-        return f"{self.side}:{self.name}={self.value}"
 
 
 @dataclass(frozen=True)
