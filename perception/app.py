@@ -84,6 +84,8 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Iterable[object
             app.register_blueprint(blueprint)
     # Respondent forms check their own token, so that an expired page is answered on the form.
     csrf.exempt(app.blueprints["respond"])
+    # The API authenticates each call with a bearer token, never with the session cookie.
+    csrf.exempt(app.blueprints["api"])
     pm.hook.perception_register_commands(cli=app.cli)
     return app
 

@@ -162,3 +162,18 @@ class ResponseSegment(SQLModel, table=True):
     response_id: int = Field(foreign_key="response.id", primary_key=True, ondelete="CASCADE")
     attribute_id: int = Field(foreign_key="segment_attribute.id", primary_key=True, ondelete="CASCADE")
     value_id: int = Field(foreign_key="segment_value.id", index=True, ondelete="CASCADE")
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the API. Only its hash is kept; the token is shown once, when made."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    token_hash: str = Field(max_length=64, unique=True)
+    scopes: str = Field(max_length=200)  # space-separated, e.g. "reports:read responses:import"
+    created_at: datetime
+    created_by: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    last_used_on: date | None = None
+    revoked_at: datetime | None = None

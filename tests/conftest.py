@@ -125,9 +125,15 @@ def post_form(client: FlaskClient, path: str, data: dict[str, object], token_fro
 
 
 def make_account(app: Flask, role: str, email: str | None = None, language: str = "en") -> str:
+    """An account of that role, made the first time it is asked for."""
+    from sqlmodel import select
+
+    from perception.models import Account
+
     email = email or f"{role}@example.com"
     with session_scope(app) as session:
-        create_account(session, email, role, PASSWORD, name=role.title(), language=language)
+        if session.exec(select(Account).where(Account.email == email)).first() is None:
+            create_account(session, email, role, PASSWORD, name=role.title(), language=language)
     return email
 
 

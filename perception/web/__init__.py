@@ -9,6 +9,6 @@ from perception.hookspecs import hookimpl
 
 @hookimpl
 def perception_register_blueprints(app: Flask) -> list[Blueprint]:
-    from perception.web import accounts, auth, home, respond, surveys
+    from perception.web import accounts, api, auth, home, respond, surveys
 
-    return [auth.blueprint, home.blueprint, surveys.blueprint, respond.blueprint, accounts.blueprint]
+    return [auth.blueprint, home.blueprint, surveys.blueprint, respond.blueprint, accounts.blueprint, api.blueprint]

@@ -10,8 +10,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from perception.accounts import AccountError, create_account, role_required
 from perception.db import get_session
-from perception.models import Account
-from perception.web.forms import AccountForm, ActionForm
+from perception.models import Account, ApiToken
+from perception.tokens import SCOPES, TokenError, create_token, revoke
+from perception.web.forms import AccountForm, ActionForm, TokenForm
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -61,3 +62,41 @@ def toggle_active(account_id: int) -> WerkzeugResponse:
     message = _("%(email)s can sign in again.") if account.active else _("%(email)s can no longer sign in.")
     flash(message % {"email": account.email}, "info")
     return redirect(url_for("accounts.index"))
+
+
+def _tokens_page(form: TokenForm, status: int = 200, made: str | None = None) -> tuple[str, int]:
+    tokens = get_session().exec(select(ApiToken).order_by(ApiToken.created_at.desc())).all()  # type: ignore[attr-defined]
+    return render_template(
+        "accounts/tokens.html", tokens=tokens, form=form, action_form=ActionForm(), made=made, scopes=SCOPES
+    ), status
+
+
+@blueprint.route("/tokens", methods=["GET", "POST"])
+@role_required("admin")
+def tokens() -> tuple[str, int]:
+    """API tokens: made with a name and scopes, shown once, revocable."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _tokens_page(form, 422 if form.is_submitted() else 200)
+    session = get_session()
+    try:
+        _token, clear = create_token(session, form.name.data or "", list(form.scopes.data or []), current_user.id)
+    except TokenError as error:
+        session.rollback()
+        form.name.errors = [*form.name.errors, str(error)]
+        return _tokens_page(form, 422)
+    session.commit()
+    return _tokens_page(TokenForm(formdata=None), 201, made=clear)
+
+
+@blueprint.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@role_required("admin")
+def revoke_token(token_id: int) -> WerkzeugResponse:
+    session = get_session()
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        abort(404)
+    revoke(token)
+    session.commit()
+    flash(_("Token %(name)s revoked: it no longer opens the API.", name=token.name), "info")
+    return redirect(url_for("accounts.tokens"))

@@ -10,10 +10,12 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from perception.surveys import SLUG_PATTERN
 from perception.waves import MAX_LINKS_PER_BATCH, NAME_PATTERN
@@ -67,6 +69,22 @@ class LinkBatchForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes state: only its CSRF token."""
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    scopes = SelectMultipleField(
+        _l("Scopes"),
+        choices=[
+            SelectChoice("reports:read", _l("read reports")),
+            SelectChoice("invitations:send", _l("send invitations")),
+            SelectChoice("responses:import", _l("import responses")),
+            SelectChoice("surveys:manage", _l("manage surveys")),
+        ],
+        validators=[DataRequired(_l("Choose at least one scope."))],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
 
 
 class AccountForm(FlaskForm):
