@@ -69,11 +69,13 @@ def _check_data_url(url: str) -> None:
         raise OfflineFetchError(f"the board pack loads nothing but data: URLs, not {url[:200]!r}")
 
 
-def board_pack_pdf(report: GapReport, chart_svg: str, language: str) -> bytes:
+def board_pack_pdf(report: GapReport, chart_svg: str, language: str, priority_svg: str | None = None) -> bytes:
     """The board pack of ``report`` as PDF bytes, in ``language`` ("en" or "fr").
 
     ``chart_svg`` is the dumbbell chart of the same report (``perception.charts.dumbbell_svg``),
-    drawn by the caller in the same language. Needs an application context; a request context
+    drawn by the caller in the same language; ``priority_svg``, when given, the priority map
+    (``perception.charts.priority_svg``) for a page on what to fix first. Needs an application
+    context; a request context
     is pushed when there is none, since templates and translations expect one.
     """
     from weasyprint import HTML
@@ -89,7 +91,8 @@ def board_pack_pdf(report: GapReport, chart_svg: str, language: str) -> bytes:
             survey=report.survey,
             wave=report.wave,
             stylesheet=_inline_css((static_folder / STYLESHEET).read_text(encoding="utf-8")),
-            chart_src="data:image/svg+xml;base64," + base64.b64encode(chart_svg.encode("utf-8")).decode("ascii"),
+            chart_src=_data_uri(chart_svg),
+            priority_src=_data_uri(priority_svg) if priority_svg else None,
             generated_on=format_date(date.today(), format="long"),
             verdict_counts={verdict: sum(row.verdict == verdict for row in report.rows) for verdict in VERDICTS},
             verdict_symbols=VERDICT_SYMBOLS,
@@ -99,6 +102,10 @@ def board_pack_pdf(report: GapReport, chart_svg: str, language: str) -> bytes:
     # nothing in the pack should need one.
     document = HTML(string=html, base_url=static_folder.as_uri() + "/", url_fetcher=data_only_fetcher())
     return document.write_pdf()
+
+
+def _data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 def _inline_css(css: str) -> Markup:

@@ -306,11 +306,16 @@ def _board_pack(report, language: str) -> bytes:  # type: ignore[no-untyped-def]
     from flask_babel import force_locale
 
     from perception.board_pack import board_pack_pdf
-    from perception.web.figures import gap_chart
+    from perception.report import importance
+    from perception.surveys import items_of
+    from perception.web.figures import gap_chart, priority_chart_svg
 
+    with session_scope(current_app) as session:  # type: ignore[arg-type]
+        priorities = importance(session, report.wave, items_of(session, report.survey), report, report.filters)
     with current_app.test_request_context(), force_locale(language):
         chart = gap_chart(report, language)
-    return board_pack_pdf(report, chart, language)
+        priority_map = priority_chart_svg(report, priorities, language) if priorities else None
+    return board_pack_pdf(report, chart, language, priority_map)
 
 
 @click.command("report")

@@ -25,11 +25,11 @@ from perception.board_pack import OfflineFetchError, board_pack_filename, board_
 from perception.charts import dumbbell_svg
 from perception.db import session_scope
 from perception.models import Item, Survey
-from perception.report import GapReport, gap_report
+from perception.report import GapReport, gap_report, importance
 from perception.segments import ResolvedFilter
 from perception.surveys import items_of
 from perception.waves import find_survey, find_wave
-from perception.web.figures import chart_rows, chart_text
+from perception.web.figures import chart_rows, chart_text, priority_chart_svg
 from perception.web.helpers import current_locale
 from tests.test_report import ALL, report_for, seed
 
@@ -218,11 +218,15 @@ def test_the_demo_pack_renders_whole(app: Flask, tmp_path: Path) -> None:
             report = gap_report(
                 session, survey, wave, items_of(session, survey), models, app.config["REPORTING_THRESHOLD"]
             )
-        pdf = board_pack_pdf(report, chart(report, "en"), "en")
+            priorities = importance(session, wave, items_of(session, survey), report)
+        with app.test_request_context():
+            priority_map = priority_chart_svg(report, priorities, "en")
+        pdf = board_pack_pdf(report, chart(report, "en"), "en", priority_map)
     assert board_pack_filename(report) == "six-pillars-2026-Q4-board-pack.pdf"
-    assert 4 <= page_count(pdf, tmp_path) <= 8
+    assert 5 <= page_count(pdf, tmp_path) <= 9
     text = pdf_text(pdf, tmp_path)
     assert "customer experience barometer" in text and "Perception gaps, wave 2026-Q4" in text
+    assert "What to fix first" in text and "Fix first" in text  # the page, and the map's own words
 
 
 def test_the_board_pack_is_downloaded_from_the_report_and_written_by_the_command(app: Flask, tmp_path) -> None:  # type: ignore[no-untyped-def]

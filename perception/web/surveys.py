@@ -442,7 +442,10 @@ def board_pack(slug: str, name: str) -> Response:
     """The board pack: the same report, laid out for print, with the same chart."""
     report = _requested_report(slug, name)
     language = current_locale()
-    pdf = board_pack_pdf(report, gap_chart(report, language), language)
+    session = get_session()
+    priorities = importance(session, report.wave, items_of(session, report.survey), report, report.filters)
+    priority_map = priority_chart_svg(report, priorities, language) if priorities else None
+    pdf = board_pack_pdf(report, gap_chart(report, language), language, priority_map)
     return Response(
         pdf,
         mimetype="application/pdf",
