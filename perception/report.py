@@ -576,3 +576,45 @@ def dimension_trend(rows: Sequence[TrendRow]) -> list[tuple[str, list[DimensionT
             )
         result.append((name, points))
     return result
+
+
+# The three-way picture: the same items, each group of one attribute beside the other side.
+
+
+@dataclass(frozen=True)
+class BreakdownGroup:
+    value: str
+    report: GapReport | None  # None when the group is hidden or refused
+    reason: str | None = None
+
+
+def breakdown(
+    session: Session,
+    survey: Survey,
+    wave: Wave,
+    items: list[Item],
+    scoring_models: Mapping[str, ScoringModel],
+    threshold: int,
+    side: str,
+    attribute: str,
+    filters: Sequence[ResolvedFilter] = (),
+) -> list[BreakdownGroup]:
+    """One report per value of ``side:attribute`` (e.g. front-line staff, management), each against
+    the whole other side; a group that would expose people is hidden, never shown smaller."""
+    from perception.segments import SegmentError, SegmentFilter, declared, resolve
+
+    match = next((entry for entry in declared(session, survey, side) if entry.name == attribute), None)
+    if match is None:
+        raise SegmentError(f"survey {survey.slug!r} has no {side} segment {attribute!r}")
+    others = [segment for segment in filters if (segment.side, segment.name) != (side, attribute)]
+    groups = []
+    for _value_id, value in match.values:
+        try:
+            [chosen] = resolve(session, survey, [SegmentFilter(side, attribute, value)])
+            report = gap_report(session, survey, wave, items, scoring_models, threshold, [*others, chosen])
+        except SegmentError as error:
+            groups.append(BreakdownGroup(value=value, report=None, reason=str(error)))
+            continue
+        hidden = side in report.hidden_sides or report.shown_responses(side) is None
+        groups.append(BreakdownGroup(value=value, report=None if hidden else report))
+    return groups

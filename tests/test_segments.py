@@ -204,3 +204,21 @@ def test_the_report_page_cuts_by_segment_and_explains_a_refusal(bank: Flask) -> 
     assert chart.mimetype == "image/svg+xml" and "n = 40 / 20" in chart.get_data(as_text=True)
     assert leader.get("/surveys/bank/waves/w1/gaps.svg?segment=employee:department=HR").status_code == 400
     assert sign_in(bank, "employee").get("/surveys/bank/waves/w1/gaps.svg").status_code == 403
+
+
+def test_groups_of_employees_stand_beside_the_customers_and_small_ones_are_hidden(bank: Flask) -> None:
+    from tests.conftest import sign_in
+
+    leader = sign_in(bank, "leader")
+    report_page = leader.get("/surveys/bank/waves/w1/report").get_data(as_text=True)
+    assert "/surveys/bank/waves/w1/groups?by=employee:department" in report_page
+    page = leader.get("/surveys/bank/waves/w1/groups?by=employee:department")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "n = 40" in text  # all customers
+    assert "n = 20" in text  # Support, shown
+    assert text.count(">hidden<") == 2  # Legal (3) and Sales, the next-smallest sibling
+    assert "n = 12" not in text and "n = 3" not in text
+    assert leader.get("/surveys/bank/waves/w1/groups?by=employee:team").status_code == 400
+    assert leader.get("/surveys/bank/waves/w1/groups").status_code == 400
+    assert sign_in(bank, "employee").get("/surveys/bank/waves/w1/groups?by=employee:department").status_code == 403

@@ -35,6 +35,7 @@ from perception.models import Survey, Wave
 from perception.report import (
     GapReport,
     TrendRow,
+    breakdown,
     dimension_trend,
     gap_report,
     importance,
@@ -334,6 +335,30 @@ def report(slug: str, name: str) -> tuple[str, int]:
 
 def data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+@blueprint.route("/<slug>/waves/<name>/groups")
+@role_required("lead", "leader")
+def groups(slug: str, name: str) -> tuple[str, int]:
+    """Each group of one segment attribute beside the other side: the three-way picture."""
+    session = get_session()
+    survey = _survey_or_404(slug)
+    wave = _wave_or_404(survey, name)
+    side, _, attribute = (request.args.get("by") or "").partition(":")
+    if side not in SIDES or not attribute:
+        abort(400, "choose what to compare: ?by=employee:NAME or ?by=customer:NAME")
+    try:
+        result = breakdown(
+            session, survey, wave, items_of(session, survey), _registries().scoring_models,
+            current_app.config["REPORTING_THRESHOLD"], side, attribute,
+        )  # fmt: skip
+    except SegmentError as error:
+        abort(400, str(error))
+    whole = _report_for(slug, name, [])
+    return render_template(
+        "surveys/groups.html", survey=survey, wave=wave, side=side, attribute=attribute, groups=result,
+        whole=whole, label=attribute.replace("_", " ").capitalize(),
+    ), 200  # fmt: skip
 
 
 def _trend_rows(survey: Survey) -> list[TrendRow]:
