@@ -205,11 +205,13 @@ def _responses(fixture: Fixture, data: SideData) -> Iterator[tuple[Any, ...]]:
         yield (response_id, fixture.wave.id, data.side, date(2027, 1, 1 + index % 28), language)
 
 
-def _answers(fixture: Fixture, data: SideData) -> Iterator[tuple[int, int, int]]:
+def _answers(fixture: Fixture, data: SideData) -> Iterator[tuple[int, int, int, str, int]]:
     item_ids = np.array([item.id for item in fixture.items], dtype=np.int64)
     n = len(data.response_ids)
     columns = (np.repeat(data.response_ids, ITEMS), np.tile(item_ids, n), data.values.reshape(-1))
-    yield from zip(*(column.tolist() for column in columns), strict=True)
+    wave_id = fixture.wave.id
+    for response_id, item_id, value in zip(*(column.tolist() for column in columns), strict=True):
+        yield response_id, item_id, wave_id, data.side, value
 
 
 def _segment_rows(data: SideData) -> Iterator[tuple[int, int, int]]:
@@ -230,7 +232,7 @@ def _chunks(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[A
 
 
 RESPONSE_COLUMNS = ("id", "wave_id", "side", "submitted_on", "language")
-ANSWER_COLUMNS = ("response_id", "item_id", "value")
+ANSWER_COLUMNS = ("response_id", "item_id", "wave_id", "side", "value")
 SEGMENT_COLUMNS = ("response_id", "attribute_id", "value_id")
 
 

@@ -126,10 +126,11 @@ def _seed_answers(
         for item in items:
             if SCALES[item.scale].is_text:
                 if side == "customer" and rng.random() < 0.15:
-                    session.add(Answer(response_id=response.id, item_id=item.id, text=rng.choice(VERBATIMS)))
+                    session.add(Answer(response_id=response.id, item_id=item.id, wave_id=wave_id, side=side,
+                                       text=rng.choice(VERBATIMS)))  # fmt: skip
                 continue
             value = _answer(rng, item, side, wave_index, mood)
-            session.add(Answer(response_id=response.id, item_id=item.id, value=value))
+            session.add(Answer(response_id=response.id, item_id=item.id, wave_id=wave_id, side=side, value=value))
 
 
 def _credentials(app: Flask) -> dict[str, str]:

@@ -338,7 +338,14 @@ def _store(session: Session, wave: Wave, side: str, rows: list[_Row]) -> None:
             connection, [{"wave_id": wave.id, "side": side, "submitted_on": row.submitted_on} for row in chunk]
         )
         answers = [
-            {"response_id": response_id, "item_id": item_id, "value": value, "text": text}
+            {
+                "response_id": response_id,
+                "item_id": item_id,
+                "wave_id": wave.id,
+                "side": side,
+                "value": value,
+                "text": text,
+            }
             for response_id, row in zip(ids, chunk, strict=True)
             for item_id, value, text in row.answers
         ]

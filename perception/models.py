@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, MetaData, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, MetaData, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Stable constraint names, so migrations can refer to them on every database.
@@ -119,11 +119,19 @@ class Response(SQLModel, table=True):
 
 
 class Answer(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("response_id", "item_id", name="uq_answer_response_item"),)
+    """One answer. It repeats its response's wave and side (which never change), so that a report
+    counts answers from one index, in order, without joining responses or sorting."""
+
+    __table_args__ = (
+        UniqueConstraint("response_id", "item_id", name="uq_answer_response_item"),
+        Index("ix_answer_wave_item_side_value", "wave_id", "item_id", "side", "value"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     response_id: int = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
     item_id: int = Field(foreign_key="item.id", index=True, ondelete="CASCADE")
+    wave_id: int = Field(foreign_key="wave.id", ondelete="CASCADE")
+    side: str = Field(max_length=8)
     value: int | None = None
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 

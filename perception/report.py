@@ -105,13 +105,12 @@ def histograms(
 ) -> dict[tuple[int, str], dict[int, int]]:
     """Counts of each answer value per (item id, side) for the wave, from one GROUP BY."""
     statement = (
-        select(Answer.item_id, Response.side, Answer.value, func.count())
-        .join(Response, Response.id == Answer.response_id)
-        .where(Response.wave_id == wave.id, Answer.value.is_not(None))  # type: ignore[union-attr]
-        .group_by(Answer.item_id, Response.side, Answer.value)
+        select(Answer.item_id, Answer.side, Answer.value, func.count())
+        .where(Answer.wave_id == wave.id, Answer.value.is_not(None))  # type: ignore[union-attr]
+        .group_by(Answer.item_id, Answer.side, Answer.value)
     )
     if filters:
-        statement = statement.where(response_condition(filters))
+        statement = statement.join(Response, Response.id == Answer.response_id).where(response_condition(filters))
     counts: dict[tuple[int, str], dict[int, int]] = defaultdict(dict)
     for item_id, side, value, count in session.exec(statement):
         counts[(item_id, side)][value] = count
@@ -413,10 +412,9 @@ def importance(
             func.sum(y * y),
         )
         .join(other, and_(other.response_id == Answer.response_id, other.item_id == anchor.id))
-        .join(Response, Response.id == Answer.response_id)
         .where(
-            Response.wave_id == wave.id,
-            Response.side == "customer",
+            Answer.wave_id == wave.id,
+            Answer.side == "customer",
             Answer.item_id != anchor.id,
             Answer.value.is_not(None),  # type: ignore[union-attr]
             other.value.is_not(None),  # type: ignore[union-attr]
@@ -424,7 +422,7 @@ def importance(
         .group_by(Answer.item_id)
     )
     if filters:
-        statement = statement.where(response_condition(filters))
+        statement = statement.join(Response, Response.id == Answer.response_id).where(response_condition(filters))
     keys = {item.id: item.key for item in items}
     verdicts = {row.item.key: row.verdict for row in report.rows}
     correlations: list[tuple[str, float, int]] = []
@@ -484,14 +482,12 @@ def trend(
         ).all()
     )
     statement = (
-        select(Response.wave_id, Answer.item_id, Response.side, Answer.value, func.count())
-        .join(Response, Response.id == Answer.response_id)
-        .join(Wave, Wave.id == Response.wave_id)
-        .where(Wave.survey_id == survey.id, Answer.value.is_not(None))  # type: ignore[union-attr]
-        .group_by(Response.wave_id, Answer.item_id, Response.side, Answer.value)
+        select(Answer.wave_id, Answer.item_id, Answer.side, Answer.value, func.count())
+        .where(Answer.wave_id.in_([wave.id for wave in waves]), Answer.value.is_not(None))  # type: ignore[union-attr,attr-defined]
+        .group_by(Answer.wave_id, Answer.item_id, Answer.side, Answer.value)
     )
     if filters:
-        statement = statement.where(response_condition(filters))
+        statement = statement.join(Response, Response.id == Answer.response_id).where(response_condition(filters))
     counts: dict[tuple[int, int, str], dict[int, int]] = defaultdict(dict)
     for wave_id, item_id, side, value, count in session.exec(statement):
         counts[(wave_id, item_id, side)][value] = count

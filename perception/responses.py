@@ -108,7 +108,14 @@ def record_response(
     session.add(response)
     session.flush()
     session.add_all(
-        Answer(response_id=response.id, item_id=answer.item.id, value=answer.value, text=answer.text)
+        Answer(
+            response_id=response.id,
+            item_id=answer.item.id,
+            wave_id=wave.id,
+            side=side,
+            value=answer.value,
+            text=answer.text,
+        )
         for answer in answers
     )
     session.add_all(

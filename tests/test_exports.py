@@ -43,9 +43,13 @@ def seed(app: Flask, employees: list[str], customers: int = 3) -> None:
                                 language="fr" if side == "customer" else None)  # fmt: skip
             session.add(response)
             session.flush()
-            session.add(Answer(response_id=response.id, item_id=items["easy"], value=answer))
+            session.add(
+                Answer(response_id=response.id, item_id=items["easy"], wave_id=wave.id, side=side, value=answer)
+            )
             if text:
-                session.add(Answer(response_id=response.id, item_id=items["why"], text=text))
+                session.add(
+                    Answer(response_id=response.id, item_id=items["why"], wave_id=wave.id, side=side, text=text)
+                )
             if segment:
                 value = values[segment]
                 session.add(

@@ -60,7 +60,15 @@ def seed(app: Flask, answers: dict[str, dict[str, list[int]]], wave_name: str = 
                 session.flush()
                 for key, values in answers.items():
                     if index < len(values[side]):
-                        session.add(Answer(response_id=response.id, item_id=items[key].id, value=values[side][index]))
+                        session.add(
+                            Answer(
+                                response_id=response.id,
+                                item_id=items[key].id,
+                                wave_id=wave.id,
+                                side=side,
+                                value=values[side][index],
+                            )
+                        )
 
 
 def report_for(app: Flask, wave_name: str = "w1", threshold: int = 5):  # type: ignore[no-untyped-def]

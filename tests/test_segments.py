@@ -54,7 +54,7 @@ def bank(app: Flask) -> Flask:
             response = Response(wave_id=wave.id, side=side, submitted_on=date(2027, 1, 4))
             session.add(response)
             session.flush()
-            session.add(Answer(response_id=response.id, item_id=item.id, value=answer))
+            session.add(Answer(response_id=response.id, item_id=item.id, wave_id=wave.id, side=side, value=answer))
             for name, value in segments.items():
                 attribute_id, value_id = ids[(name, value)]
                 session.add(ResponseSegment(response_id=response.id, attribute_id=attribute_id, value_id=value_id))
