@@ -124,7 +124,7 @@ class Answer(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("response_id", "item_id", name="uq_answer_response_item"),
-        Index("ix_answer_wave_item_side_value", "wave_id", "item_id", "side", "value"),
+        Index("ix_answer_wave_side_item_value", "wave_id", "side", "item_id", "value", "response_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

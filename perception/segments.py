@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, func, select
 
-from perception.models import Response, ResponseSegment, SegmentAttribute, SegmentValue, Survey, Wave
+from perception.models import Answer, Response, ResponseSegment, SegmentAttribute, SegmentValue, Survey, Wave
 from perception.types import SIDES
 
 
@@ -130,6 +130,22 @@ def response_condition(filters: Sequence[ResolvedFilter]) -> ColumnElement[bool]
     """Responses kept by the filters: a filter on one side leaves the other side whole."""
     conditions = [
         or_(Response.side != segment.side, _has(segment.attribute_id, segment.value_id)) for segment in filters
+    ]
+    return and_(True, *conditions)
+
+
+def answer_condition(filters: Sequence[ResolvedFilter]) -> ColumnElement[bool]:
+    """The same on answers, which carry their response's side: no join to the responses."""
+    conditions = [
+        or_(
+            Answer.side != segment.side,
+            Answer.response_id.in_(  # type: ignore[attr-defined]
+                select(ResponseSegment.response_id).where(
+                    ResponseSegment.attribute_id == segment.attribute_id, ResponseSegment.value_id == segment.value_id
+                )
+            ),
+        )
+        for segment in filters
     ]
     return and_(True, *conditions)
 

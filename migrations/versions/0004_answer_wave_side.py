@@ -32,12 +32,14 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             batch_op.f("fk_answer_wave_id_wave"), "wave", ["wave_id"], ["id"], ondelete="CASCADE"
         )
-        batch_op.create_index("ix_answer_wave_item_side_value", ["wave_id", "item_id", "side", "value"], unique=False)
+        batch_op.create_index(
+            "ix_answer_wave_side_item_value", ["wave_id", "side", "item_id", "value", "response_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("answer", schema=None) as batch_op:
-        batch_op.drop_index("ix_answer_wave_item_side_value")
+        batch_op.drop_index("ix_answer_wave_side_item_value")
         batch_op.drop_constraint(batch_op.f("fk_answer_wave_id_wave"), type_="foreignkey")
         batch_op.drop_column("side")
         batch_op.drop_column("wave_id")
