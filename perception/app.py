@@ -76,7 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Iterable[object
         engine=db.make_engine(app.config["DATABASE_URL"]),
     )
     app.extensions["perception"] = state
-    state.queue = make_queue(app)
+    state.queue = make_queue(app, create_tables=not app.config.get("QUEUE_TABLES_MADE", False))
 
     csrf = _init_web(app)
     for blueprints in pm.hook.perception_register_blueprints(app=app):

@@ -41,7 +41,8 @@ def serve(app: Flask, host: str, port: int, workers: int) -> None:
         def load(self) -> Any:
             from perception.app import create_app
 
-            return create_app()
+            # The serving process made the queue's tables before the workers started.
+            return create_app({"QUEUE_TABLES_MADE": True})
 
         def _when_ready(self, _server: Any) -> None:
             if embedded_queue:

@@ -13,11 +13,19 @@ from huey.consumer import Consumer
 EVENT_HOOKS: frozenset[str] = frozenset({"perception_response_submitted", "perception_wave_opened"})
 
 
-def make_queue(app: Flask) -> Huey:
+def make_queue(app: Flask, create_tables: bool = True) -> Huey:
+    """The app's queue. ``create_tables=False`` for server workers: the serving process made them,
+    and a worker writing the schema would wait for the lock the consumer takes while it polls."""
     url = app.config["QUEUE_URL"]
     immediate = bool(app.config.get("QUEUE_IMMEDIATE", False))
     if url == "sqlite":
-        queue: Huey = SqliteHuey("perception", filename=str(Path(app.instance_path) / "queue.db"), immediate=immediate)
+        queue: Huey = SqliteHuey(
+            "perception",
+            filename=str(Path(app.instance_path) / "queue.db"),
+            immediate=immediate,
+            timeout=30,
+            create_tables=create_tables,
+        )
     else:
         queue = RedisHuey("perception", url=url, immediate=immediate)
 

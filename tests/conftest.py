@@ -7,6 +7,7 @@ except in CI, where a missing variable stops the run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -55,7 +56,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
     """A database of this worker's own, migrated once for the session."""
     base = make_url(PG_URL)
-    name = f"{base.database}_{re.sub(r'[^a-z0-9]', '', worker_id.lower())}_perception"
+    # Named per checkout too, so that two checkouts' suites on one server never share a database.
+    checkout = hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
+    name = f"{base.database}_{re.sub(r'[^a-z0-9]', '', worker_id.lower())}_{checkout}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

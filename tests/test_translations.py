@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,10 +43,11 @@ def test_every_message_has_a_french_translation(tmp_path: Path) -> None:
 
 
 def test_the_compiled_catalog_matches_the_translations() -> None:
+    """Compared message by message: the bytes of a .mo differ between Babel versions."""
     with (CATALOG / "messages.po").open("rb") as source:
         catalog = read_po(source)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    assert (CATALOG / "messages.mo").read_bytes() == compiled.getvalue(), (
-        "messages.mo is stale: run pybabel compile -d perception/translations"
-    )
+    with (CATALOG / "messages.mo").open("rb") as source:
+        compiled = read_mo(source)
+    wanted = {(message.id, message.context): message.string for message in catalog if message.id and not message.fuzzy}
+    found = {(message.id, message.context): message.string for message in compiled if message.id}
+    assert found == wanted, "messages.mo is stale: run pybabel compile -d perception/translations"
