@@ -486,9 +486,28 @@ def pages(app: Any, fixture: Fixture, repeat: int) -> None:
 
         return action
 
+    def answer_then_get(path: str) -> Callable[[], object]:
+        """A customer answers every item, then the page is asked for: its first view since."""
+        page = get(path)
+
+        def action() -> object:
+            with perception.db.session_scope(app) as session:
+                response = Response(wave_id=fixture.wave.id, side="customer", submitted_on=date(2026, 11, 30))
+                session.add(response)
+                session.flush()
+                session.add_all(
+                    Answer(response_id=response.id, item_id=item.id, wave_id=fixture.wave.id, side="customer",
+                           value=SCALES[item.scale].high)
+                    for item in fixture.items
+                )  # fmt: skip
+            return page()
+
+        return action
+
     print(f"\n== pages, repeat {repeat} after one warm-up")
     timings = [
         timed("dashboard: report page, its charts inside", get(base + "/report"), repeat),
+        timed("dashboard, first view after a new customer response", answer_then_get(base + "/report"), repeat),
         timed("gap chart alone (gaps.svg)", get(base + "/gaps.svg"), repeat),
         timed("board pack PDF", get(base + "/report.pdf"), repeat),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, Index, MetaData, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, MetaData, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Stable constraint names, so migrations can refer to them on every database.
@@ -185,3 +185,34 @@ class ApiToken(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     last_used_on: date | None = None
     revoked_at: datetime | None = None
+
+
+# Importance sums (comparison engine): what the key-driver correlation needs, kept per wave so that
+# a dashboard reads them and adds only the responses that came since.
+
+
+class ImportanceState(SQLModel, table=True):
+    """Which customer responses of a wave the stored sums cover: those up to ``last_response_id``,
+    ``responses`` of them, correlated with the recommendation item ``anchor_id``."""
+
+    __tablename__ = "importance_state"
+
+    wave_id: int = Field(foreign_key="wave.id", primary_key=True, ondelete="CASCADE")
+    anchor_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    responses: int
+    last_response_id: int
+
+
+class ImportanceSums(SQLModel, table=True):
+    """Sums over a wave's customers who answered both an item (x) and the recommendation item (y)."""
+
+    __tablename__ = "importance_sums"
+
+    wave_id: int = Field(foreign_key="wave.id", primary_key=True, ondelete="CASCADE")
+    item_id: int = Field(foreign_key="item.id", primary_key=True, ondelete="CASCADE")
+    n: int = Field(sa_type=BigInteger)
+    sx: int = Field(sa_type=BigInteger)
+    sy: int = Field(sa_type=BigInteger)
+    sxy: int = Field(sa_type=BigInteger)
+    sxx: int = Field(sa_type=BigInteger)
+    syy: int = Field(sa_type=BigInteger)

@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import and_, case, delete
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, func, select
 
-from perception.models import Answer, Item, Response, Survey, Wave
+from perception.models import Answer, ImportanceState, ImportanceSums, Item, Response, Survey, Wave
 from perception.scales import SCALES
 from perception.segments import ResolvedFilter, answer_condition, protect, response_condition
 from perception.statistics import benjamini_hochberg, cliffs_delta, effect_label, hedges_g, mann_whitney, recode
@@ -399,36 +400,11 @@ def importance(
     anchor = recommendation_item(items)
     if anchor is None:
         return []
-    other = aliased(Answer)
-    x, y = Answer.value, other.value
-    statement = (
-        select(
-            Answer.item_id,
-            func.count(),
-            func.sum(x),
-            func.sum(y),
-            func.sum(x * y),
-            func.sum(x * x),
-            func.sum(y * y),
-        )
-        .join(other, and_(other.response_id == Answer.response_id, other.item_id == anchor.id))
-        # Driven from the wave's customer responses: each one's answers, then its recommendation.
-        .join(Response, Response.id == Answer.response_id)
-        .where(
-            Response.wave_id == wave.id,
-            Response.side == "customer",
-            Answer.item_id != anchor.id,
-            Answer.value.is_not(None),  # type: ignore[union-attr]
-            other.value.is_not(None),  # type: ignore[union-attr]
-        )
-        .group_by(Answer.item_id)
-    )
-    if filters:
-        statement = statement.where(answer_condition(filters))
+    sums = _correlation_sums(session, wave, anchor, filters) if filters else importance_sums(session, wave, anchor)
     keys = {item.id: item.key for item in items}
     verdicts = {row.item.key: row.verdict for row in report.rows}
     correlations: list[tuple[str, float, int]] = []
-    for item_id, n, sx, sy, sxy, sxx, syy in session.exec(statement):
+    for item_id, (n, sx, sy, sxy, sxx, syy) in sums.items():
         if n < max(report.threshold, 3) or item_id not in keys or keys[item_id] not in verdicts:
             continue
         n, sx, sy, sxy, sxx, syy = int(n), float(sx), float(sy), float(sxy), float(sxx), float(syy)
@@ -446,6 +422,104 @@ def importance(
         quadrant = ("fix_first" if blind else "keep") if important else ("watch" if blind else "secondary")
         result.append(Importance(item_key=key, r=r, n=n, quadrant=quadrant))
     return sorted(result, key=lambda entry: -entry.r)
+
+
+Sums = tuple[int, int, int, int, int, int]  # n, sum x, sum y, sum xy, sum xx, sum yy
+
+
+def _correlation_sums(
+    session: Session, wave: Wave, anchor: Item, filters: Sequence[ResolvedFilter] = (), after: int | None = None
+) -> dict[int, Sums]:
+    """Per item, the sums over the wave's customers who answered it and the recommendation item
+    (only responses after the id ``after`` when given), in one SQL aggregate."""
+    other = aliased(Answer)
+    x, y = Answer.value, other.value
+    statement = (
+        select(
+            Answer.item_id,
+            func.count(),
+            func.sum(x),
+            func.sum(y),
+            func.sum(x * y),
+            func.sum(x * x),
+            func.sum(y * y),
+        )
+        # Driven from the wave's customer responses: each one's answers, then its recommendation.
+        .select_from(Response)
+        .join(Answer, Answer.response_id == Response.id)
+        .join(other, and_(other.response_id == Response.id, other.item_id == anchor.id))
+        .where(
+            Response.wave_id == wave.id,
+            Response.side == "customer",
+            Answer.item_id != anchor.id,
+            Answer.value.is_not(None),  # type: ignore[union-attr]
+            other.value.is_not(None),  # type: ignore[union-attr]
+        )
+        .group_by(Answer.item_id)
+    )
+    if after is not None:
+        statement = statement.where(Response.id > after)
+    if filters:
+        statement = statement.where(answer_condition(filters))
+    return {
+        item_id: (int(n), int(sx), int(sy), int(sxy), int(sxx), int(syy))
+        for item_id, n, sx, sy, sxy, sxx, syy in session.exec(statement)
+    }
+
+
+def importance_sums(session: Session, wave: Wave, anchor: Item) -> dict[int, Sums]:
+    """The wave's correlation sums, kept in the database and brought up to date.
+
+    Sums add up, so the stored ones only need the customer responses that came after the last one
+    they cover. When a covered response has gone (an erasure) or the recommendation item changed,
+    they are computed again from all the wave's answers. Storing is best effort: a concurrent
+    writer or a read-only database costs speed, never a wrong figure.
+    """
+    state = session.get(ImportanceState, wave.id)
+    covered = state.last_response_id if state is not None else -1
+    total, last, still_covered = session.exec(
+        select(
+            func.count(),
+            func.max(Response.id),
+            func.sum(case((Response.id <= covered, 1), else_=0)),
+        ).where(Response.wave_id == wave.id, Response.side == "customer")
+    ).one()
+    last = int(last or 0)
+    if state is not None and state.anchor_id == anchor.id and int(still_covered or 0) == state.responses:
+        if last <= state.last_response_id:
+            stored = session.exec(select(ImportanceSums).where(ImportanceSums.wave_id == wave.id)).all()
+            return {row.item_id: (row.n, row.sx, row.sy, row.sxy, row.sxx, row.syy) for row in stored}
+        sums = {
+            row.item_id: (row.n, row.sx, row.sy, row.sxy, row.sxx, row.syy)
+            for row in session.exec(select(ImportanceSums).where(ImportanceSums.wave_id == wave.id))
+        }
+        for item_id, added in _correlation_sums(session, wave, anchor, after=state.last_response_id).items():
+            before = sums.get(item_id, (0, 0, 0, 0, 0, 0))
+            sums[item_id] = tuple(a + b for a, b in zip(before, added, strict=True))  # type: ignore[assignment]
+    else:
+        sums = _correlation_sums(session, wave, anchor)
+    _store_importance_sums(session, wave, anchor, int(total), last, sums)
+    return sums
+
+
+def _store_importance_sums(
+    session: Session, wave: Wave, anchor: Item, responses: int, last_response_id: int, sums: Mapping[int, Sums]
+) -> None:
+    try:
+        with Session(session.get_bind()) as writer, writer.begin():
+            writer.execute(delete(ImportanceSums).where(ImportanceSums.wave_id == wave.id))  # type: ignore[arg-type]
+            writer.execute(delete(ImportanceState).where(ImportanceState.wave_id == wave.id))  # type: ignore[arg-type]
+            writer.add(
+                ImportanceState(
+                    wave_id=wave.id, anchor_id=anchor.id, responses=responses, last_response_id=last_response_id
+                )
+            )
+            writer.add_all(
+                ImportanceSums(wave_id=wave.id, item_id=item_id, n=n, sx=sx, sy=sy, sxy=sxy, sxx=sxx, syy=syy)
+                for item_id, (n, sx, sy, sxy, sxx, syy) in sums.items()
+            )
+    except (IntegrityError, OperationalError):
+        return
 
 
 # Trend: the same items across the survey's waves.

@@ -225,6 +225,59 @@ def test_importance_is_the_correlation_with_recommendation_and_ranks_what_to_fix
     assert "recommend" not in by_key and by_key["easy"].n == n
 
 
+def test_importance_sums_are_kept_and_follow_new_and_erased_responses(app: Flask) -> None:
+    from sqlmodel import select
+
+    from perception.models import ImportanceState, ImportanceSums
+    from perception.report import _correlation_sums, importance_sums, recommendation_item
+
+    recommend = [10, 9, 7, 3, 0, 8, 6, 10]
+    easy = [7, 6, 5, 2, 1, 6, 4, 7]
+    seed(
+        app,
+        {"recommend": {"customer": recommend, "employee": [9] * 5}, "easy": {"customer": easy, "employee": [7] * 5}},
+    )
+
+    def kept_and_fresh() -> tuple[dict, dict]:
+        with session_scope(app) as session:
+            survey = find_survey(session, "gaps")
+            wave = find_wave(session, survey, "w1")
+            anchor = recommendation_item(items_of(session, survey))
+            return importance_sums(session, wave, anchor), _correlation_sums(session, wave, anchor)
+
+    kept, fresh = kept_and_fresh()
+    easy_id = next(iter(kept))
+    assert kept == fresh and kept[easy_id] == (
+        8, sum(easy), sum(recommend), sum(x * y for x, y in zip(easy, recommend, strict=True)),
+        sum(x * x for x in easy), sum(y * y for y in recommend),
+    )  # fmt: skip
+    with session_scope(app) as session:
+        state = session.exec(select(ImportanceState)).one()
+        assert state.responses == 8 and session.exec(select(ImportanceSums)).one().n == 8
+    # Two more customers: the kept sums add them.
+    with session_scope(app) as session:
+        survey = find_survey(session, "gaps")
+        wave = find_wave(session, survey, "w1")
+        items = {item.key: item for item in items_of(session, survey)}
+        for x, y in ((1, 2), (7, 9)):
+            response = Response(wave_id=wave.id, side="customer", submitted_on=date(2027, 1, 16))
+            session.add(response)
+            session.flush()
+            for key, value in (("easy", x), ("recommend", y)):
+                session.add(Answer(response_id=response.id, item_id=items[key].id, wave_id=wave.id,
+                                   side="customer", value=value))  # fmt: skip
+    kept, fresh = kept_and_fresh()
+    assert kept == fresh and kept[easy_id][0] == 10
+    # An erased customer: the sums are made again from the answers that remain.
+    with session_scope(app) as session:
+        first = session.exec(select(Response).where(Response.side == "customer").order_by(Response.id)).first()
+        for answer in session.exec(select(Answer).where(Answer.response_id == first.id)):
+            session.delete(answer)
+        session.delete(first)
+    kept, fresh = kept_and_fresh()
+    assert kept == fresh and kept[easy_id][0] == 9
+
+
 def test_trend_flags_only_significant_changes(app: Flask) -> None:
     from perception.report import trend
 
