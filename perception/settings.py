@@ -77,6 +77,57 @@ def _base_url(name: str, raw: Any) -> str:
     return value
 
 
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def parse(name: str, raw: Any) -> str:
+        value = str(raw).strip().lower()
+        if value not in allowed:
+            raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(allowed)}, not {raw!r}")
+        return value
+
+    return parse
+
+
+def _port(name: str, raw: Any) -> int:
+    value = _int_at_least(1)(name, raw)
+    if value > 65535:
+        raise SettingsError(f"{PREFIX}{name} must be a port number from 1 to 65535, not {value}")
+    return value
+
+
+def _host(name: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if any(character.isspace() or character in "/@" for character in value) or value.count(":") == 1:
+        raise SettingsError(
+            f"{PREFIX}{name} must be a host name or address alone (the port goes in {PREFIX}SMTP_PORT): {raw!r}"
+        )
+    return value
+
+
+def _sender(name: str, raw: Any) -> str:
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    value = str(raw).strip()
+    display, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or "." not in domain.strip(".") or any(c.isspace() for c in address):
+        raise SettingsError(
+            f"{PREFIX}{name} must be an address like surveys@example.com or 'Perception <surveys@example.com>', "
+            f"not {raw!r}"
+        )
+    return str(Address(display_name=display, addr_spec=address)) if display else address
+
+
+def _seconds(name: str, raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{PREFIX}{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 < value <= 600:
+        raise SettingsError(f"{PREFIX}{name} must be more than 0 and at most 600 seconds, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -96,7 +147,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("LINK_DAYS", _int_at_least(1), "Days a one-time link stays valid (default 60)."),
     Setting("PLUGINS", _module_names, "Extra plugin modules to load, comma-separated (for plugins not installed)."),
+    Setting("SMTP_HOST", _host, "Mail server that sends invitations and notices; no email is sent when unset."),
+    Setting("SMTP_PORT", _port, "Mail server port (default 25, 587 with starttls, 465 with tls)."),
+    Setting("SMTP_SECURITY", _choice("none", "starttls", "tls"), "none, starttls or tls (default starttls)."),
+    Setting("SMTP_USER", _text, "User name on the mail server, when it asks for one."),
+    Setting("SMTP_PASSWORD", _text, "Password on the mail server, with PERCEPTION_SMTP_USER."),
+    Setting("SMTP_FROM", _sender, "Sender of every message, e.g. 'Perception <surveys@example.com>'."),
+    Setting("SMTP_TIMEOUT", _seconds, "Seconds to wait for the mail server before giving up (default 30)."),
 )
+
+SMTP_DEFAULT_PORTS: Mapping[str, int] = {"none": 25, "starttls": 587, "tls": 465}
 
 DEFAULTS: Mapping[str, Any] = {
     "QUEUE_URL": "sqlite",
@@ -105,6 +165,12 @@ DEFAULTS: Mapping[str, Any] = {
     "VERBATIM_THRESHOLD": 10,
     "LINK_DAYS": 60,
     "PLUGINS": (),
+    "SMTP_HOST": "",
+    "SMTP_SECURITY": "starttls",
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_FROM": "",
+    "SMTP_TIMEOUT": 30.0,
 }
 
 
@@ -120,7 +186,20 @@ def read_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
             values[key] = known[key].parse(key, raw)
         else:
             values[key] = raw
+    _check_mail(values)
     return values
+
+
+def _check_mail(values: dict[str, Any]) -> None:
+    """The mail settings that only make sense together, checked together."""
+    if not values.get("SMTP_PORT"):
+        values["SMTP_PORT"] = SMTP_DEFAULT_PORTS[values["SMTP_SECURITY"]]
+    if not values["SMTP_HOST"]:
+        return
+    if not values["SMTP_FROM"]:
+        raise SettingsError(f"{PREFIX}SMTP_HOST is set: set {PREFIX}SMTP_FROM too, the address messages come from")
+    if bool(values["SMTP_USER"]) != bool(values["SMTP_PASSWORD"]):
+        raise SettingsError(f"{PREFIX}SMTP_USER and {PREFIX}SMTP_PASSWORD go together: set both or neither")
 
 
 def load_or_create_secret_key(instance_path: Path) -> str:

@@ -25,6 +25,7 @@ from perception import create_app
 from perception.accounts import create_account
 from perception.db import session_scope, upgrade
 from perception.models import metadata
+from tests.mailbox import mailbox  # noqa: F401  (the fixture, for every test)
 
 PG_URL = os.environ.get("PERCEPTION_TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery"
