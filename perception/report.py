@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, case, delete
@@ -20,7 +21,7 @@ from sqlmodel import Session, func, select
 
 from perception.models import Answer, ImportanceState, ImportanceSums, Item, Response, Survey, Wave
 from perception.scales import SCALES
-from perception.segments import ResolvedFilter, answer_condition, protect, response_condition
+from perception.segments import ResolvedFilter, SegmentError, answer_condition, protect, response_condition
 from perception.statistics import benjamini_hochberg, cliffs_delta, effect_label, hedges_g, mann_whitney, recode
 from perception.types import SIDES, Score, ScoringModel
 
@@ -89,6 +90,8 @@ class GapReport:
     touchpoints: list[DimensionRow] = field(default_factory=list)
     filters: tuple[ResolvedFilter, ...] = ()
     hidden_sides: frozenset[str] = frozenset()
+    # The counts the report was computed from, per (item id, side): the trend reuses them.
+    histograms: Mapping[tuple[int, str], Mapping[int, int]] = field(default_factory=dict)
 
     def shown_responses(self, side: str) -> int | None:
         """Responses of a side, or None when the group is hidden (no count is shown then)."""
@@ -269,6 +272,7 @@ def gap_report(
         responses=response_counts(session, wave, filters),
         filters=tuple(filters),
         hidden_sides=hidden_sides,
+        histograms=counts,
     )
 
 
@@ -550,24 +554,32 @@ def trend(
     scoring_models: Mapping[str, ScoringModel],
     threshold: int,
     filters: Sequence[ResolvedFilter] = (),
+    until: GapReport | None = None,
 ) -> list[TrendRow]:
-    """Each item's scores across the waves, a change flagged only when the corrected test says so."""
-    waves = list(
-        session.exec(
-            select(Wave).where(Wave.survey_id == survey.id).order_by(Wave.opens_on, Wave.created_at)  # type: ignore[arg-type]
-        ).all()
-    )
+    """Each item's scores across the waves, a change flagged only when the corrected test says so.
+
+    With ``until``, the waves up to that report's wave, on its filters, reusing its counts: the
+    report page shows where its wave stands without counting its answers twice.
+    """
+    waves = waves_in_order(session, survey)
+    if until is not None:
+        waves = waves[: next(index for index, wave in enumerate(waves) if wave.id == until.wave.id) + 1]
+        filters = until.filters
+    counted = [wave.id for wave in waves if until is None or wave.id != until.wave.id]
     statement = (
         select(Answer.wave_id, Answer.item_id, Answer.side, Answer.value, func.count())
-        .where(Answer.wave_id.in_([wave.id for wave in waves]), Answer.value.is_not(None))  # type: ignore[union-attr,attr-defined]
+        .where(Answer.wave_id.in_(counted), Answer.value.is_not(None))  # type: ignore[union-attr,attr-defined]
         .group_by(Answer.wave_id, Answer.side, Answer.item_id, Answer.value)  # the index order
     )
     if filters:
         statement = statement.where(answer_condition(filters))
-    counts: dict[tuple[int, int, str], dict[int, int]] = defaultdict(dict)
-    for wave_id, item_id, side, value, count in session.exec(statement):
-        counts[(wave_id, item_id, side)][value] = count
-    hidden = {wave.id: protect(session, wave, filters, threshold) for wave in waves}
+    counts: dict[tuple[int, int, str], Mapping[int, int]] = defaultdict(dict)
+    for wave_id, item_id, side, value, count in session.exec(statement) if counted else ():
+        counts[(wave_id, item_id, side)][value] = count  # type: ignore[index]
+    if until is not None:
+        for (item_id, side), histogram in until.histograms.items():
+            counts[(until.wave.id, item_id, side)] = histogram
+    hidden = {wave.id: _employees_hidden(session, wave, filters, threshold) for wave in waves}
 
     tests: list[tuple[int, int, str, float, float | None]] = []  # (row, point, side, difference, p)
     rows = []
@@ -605,6 +617,34 @@ def trend(
         TrendRow(item=item, model=model, points=[TrendPoint(**point) for point in points])
         for item, model, points in rows
     ]
+
+
+def waves_in_order(session: Session, survey: Survey) -> list[Wave]:
+    """The survey's waves in the order they ran: by opening day, then by creation."""
+    waves = session.exec(select(Wave).where(Wave.survey_id == survey.id)).all()
+    return sorted(waves, key=lambda wave: (wave.opens_on is None, wave.opens_on or date.min, wave.created_at))
+
+
+def _employees_hidden(session: Session, wave: Wave, filters: Sequence[ResolvedFilter], threshold: int) -> bool:
+    """Whether a wave's employees are hidden under the filters; a filter refused there hides them too."""
+    try:
+        return protect(session, wave, filters, threshold)
+    except SegmentError:
+        return True
+
+
+def latest_changes(rows: Sequence[TrendRow]) -> list[tuple[TrendRow, str, float]]:
+    """The significant changes of the last wave shown since the one before: (row, side, change)."""
+    changes = []
+    for row in rows:
+        if len(row.points) < 2:
+            continue
+        last = row.points[-1]
+        for side in SIDES:
+            change = getattr(last, f"{side}_change")
+            if change is not None:
+                changes.append((row, side, change))
+    return changes
 
 
 @dataclass(frozen=True)

@@ -301,6 +301,37 @@ def test_trend_flags_only_significant_changes(app: Flask) -> None:
     assert rows["recommend"].points[0].customer.suppressed  # no answers: hidden, not zero
 
 
+def test_the_report_page_shows_where_its_wave_stands_since_earlier_waves(app: Flask) -> None:
+    from perception.report import trend
+    from tests.conftest import sign_in
+
+    first = {"easy": {"customer": [3] * 100 + [4] * 100, "employee": [6] * 40},
+             "fair": {"customer": [3] * 100 + [4] * 100, "employee": [4] * 40}}  # fmt: skip
+    second = {"easy": {"customer": [5] * 100 + [6] * 100, "employee": [6] * 40},
+              "fair": {"customer": [3] * 99 + [4] * 101, "employee": [4] * 40}}  # fmt: skip
+    seed(app, first, "2027-Q1")
+    seed(app, second, "2027-Q2")
+    seed(app, first, "2027-Q3")
+    leader = sign_in(app, "leader")
+    # The first wave has nothing before it.
+    assert "Since earlier waves" not in leader.get("/surveys/gaps/waves/2027-Q1/report").get_data(as_text=True)
+    page = leader.get("/surveys/gaps/waves/2027-Q2/report").get_data(as_text=True)
+    since = page[page.index("<h2>Since earlier waves</h2>") : page.index("<h2>Dimensions</h2>")]
+    assert "<strong>easy</strong>" in since and "↑ +2.0" in since  # customers find it easier
+    assert "<strong>fair</strong>" not in since  # noise is not listed
+    assert "2027-Q1" in since and "2027-Q3" not in since  # up to the report's wave, never after
+    # Reusing the report's counts gives what the trend counts itself.
+    report = report_for(app, "2027-Q2")
+    with session_scope(app) as session:
+        survey = find_survey(session, "gaps")
+        models = app.extensions["perception"].registries.scoring_models
+        items = items_of(session, survey)
+        reused = trend(session, survey, items, models, 5, until=report)
+        counted = trend(session, survey, items, models, 5)
+    for mine, full in zip(reused, counted, strict=True):
+        assert mine.points == full.points[:2]
+
+
 def test_the_trend_page_and_the_priorities_show(app: Flask) -> None:
     from tests.conftest import sign_in
 

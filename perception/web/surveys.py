@@ -39,6 +39,7 @@ from perception.report import (
     dimension_trend,
     gap_report,
     importance,
+    latest_changes,
     recommendation_item,
     response_counts,
     trend,
@@ -320,6 +321,10 @@ def report(slug: str, name: str) -> tuple[str, int]:
     segments = {side: declared(session, survey, side) for side in SIDES}
     chosen = {(segment.side, segment.name): segment.value for segment in report.filters}
     priorities = importance(session, report.wave, items_of(session, survey), report, report.filters)
+    history = trend(
+        session, survey, items_of(session, survey), _registries().scoring_models, report.threshold, until=report
+    )
+    earlier_waves = [point.wave for point in history[0].points] if history and len(history[0].points) > 1 else []
     language = current_locale()
     # The charts travel inside the page, so that the figures are computed once per look at it.
     charts = {
@@ -329,7 +334,8 @@ def report(slug: str, name: str) -> tuple[str, int]:
     return render_template(
         "surveys/report.html", survey=survey, wave=report.wave, report=report, segments=segments,
         chosen=chosen, refusal=refusal, priorities=priorities, rows={row.item.key: row for row in report.rows},
-        charts=charts,
+        charts=charts, earlier_waves=earlier_waves, changes=latest_changes(history) if earlier_waves else [],
+        trend_dimensions=dimension_trend(history) if earlier_waves else [],
     ), 422 if refusal else 200  # fmt: skip
 
 
