@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from perception.accounts import AccountError, create_account, set_password
+from perception.audit import record
 from perception.db import DatabaseNotReady, check_ready, session_scope, upgrade
 from perception.hookspecs import hookimpl
 from perception.imports import import_responses_command
@@ -107,6 +108,7 @@ def users_create(email: str, role: str, name: str, language: str, password: str)
     try:
         with session_scope(app) as session:
             account = create_account(session, email, role, password, name=name, language=language)
+            record(session, None, "account.create", account.email, {"role": account.role})
             click.echo(f"Created {account.role} {account.email}")
     except AccountError as error:
         raise click.ClickException(str(error)) from None
@@ -138,6 +140,7 @@ def users_set_password(email: str, password: str) -> None:
             if account is None:
                 raise click.ClickException(f"no account for {email}")
             set_password(account, password)
+            record(session, None, "account.password", account.email)
     except AccountError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Password changed for {email}")
@@ -159,6 +162,9 @@ def survey_import(file: click.utils.LazyFile, replace: bool) -> None:
         definition = read_definition(file.read(), app.extensions["perception"].registries.scoring_models)
         with session_scope(app) as session:
             store_definition(session, definition, replace=replace)
+            record(
+                session, None, "survey.import", definition.slug, {"items": len(definition.items), "replace": replace}
+            )
     except SurveyFileError as error:
         click.echo(f"{file.name}: refused, nothing was stored:", err=True)
         for problem in error.problems:
@@ -184,6 +190,7 @@ def survey_export(slug: str, output: click.utils.LazyFile) -> None:
         if survey is None:
             raise click.ClickException(f"no survey {slug!r}")
         output.write(dump_definition(definition_of(session, survey)))
+        record(session, None, "survey.export", survey.slug)
 
 
 @survey_group.command("list")
@@ -237,7 +244,8 @@ def wave_create(slug: str, name: str, kind: str, opens, closes) -> None:  # type
                 raise click.ClickException(f"no survey {slug!r} (see `perception survey list`)")
             opens_on: date | None = opens.date() if opens else None
             closes_on: date | None = closes.date() if closes else None
-            create_wave(session, survey, name, kind, opens_on, closes_on)
+            wave = create_wave(session, survey, name, kind, opens_on, closes_on)
+            record(session, None, "wave.create", f"{survey.slug} / {wave.name}", {"kind": wave.kind})
     except WaveError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Created wave {name!r} of {slug!r} (draft; `perception wave open {slug} {name!r}`)")
@@ -254,6 +262,7 @@ def wave_open(slug: str, name: str) -> None:
         with session_scope(app) as session:
             survey, wave = _survey_and_wave(session, slug, name)
             open_wave(wave)
+            record(session, None, "wave.open", f"{survey.slug} / {wave.name}")
             event = WaveOpened(survey_slug=survey.slug, wave_name=wave.name, kind=wave.kind)
     except WaveError as error:
         raise click.ClickException(str(error)) from None
@@ -269,8 +278,9 @@ def wave_close(slug: str, name: str) -> None:
     """Close a wave: its links stop accepting answers."""
     try:
         with session_scope(_ready_app()) as session:
-            _, wave = _survey_and_wave(session, slug, name)
+            survey, wave = _survey_and_wave(session, slug, name)
             close_wave(wave)
+            record(session, None, "wave.close", f"{survey.slug} / {wave.name}")
     except WaveError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Wave {name!r} of {slug!r} is closed")
@@ -387,6 +397,7 @@ def export_responses_command(slug: str, wave_name: str, side: str, output: click
                                     app.config["VERBATIM_THRESHOLD"])  # fmt: skip
         except ExportRefused as error:
             raise click.ClickException(str(error)) from None
+        record(session, None, "responses.export", f"{survey.slug} / {wave.name}", {"side": side})
     output.write(text)
 
 

@@ -25,6 +25,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import Connection, insert
 from sqlmodel import Session, select
 
+from perception.audit import record
 from perception.db import DatabaseNotReady, check_ready, session_scope
 from perception.models import Answer, Item, Response, ResponseSegment, SegmentAttribute, SegmentValue, Survey, Wave
 from perception.responses import CheckedAnswer, ResponseError, check_answers
@@ -435,6 +436,7 @@ def import_responses_command(file: io.BufferedReader, slug: str, wave_name: str,
         with session_scope(app) as session:
             survey, wave = find_import_target(session, slug, wave_name)
             count = import_responses(session, survey, wave, side, text)
+            record(session, None, "responses.import", f"{survey.slug} / {wave.name}", {"side": side, "count": count})
             where = f"{survey.slug} / {wave.name}"
     except ImportRefused as error:
         click.echo(f"{name}: refused, nothing was imported:", err=True)

@@ -216,3 +216,20 @@ class ImportanceSums(SQLModel, table=True):
     sxy: int = Field(sa_type=BigInteger)
     sxx: int = Field(sa_type=BigInteger)
     syy: int = Field(sa_type=BigInteger)
+
+
+# --- Audit log of administrative actions (perception/audit.py) ---
+
+
+class AuditEvent(SQLModel, table=True):
+    """One administrative action: who, what, on what, when. Rows are only ever added."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor: str = Field(max_length=254, index=True)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", max_length=200)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))

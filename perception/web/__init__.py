@@ -9,6 +9,14 @@ from perception.hookspecs import hookimpl
 
 @hookimpl
 def perception_register_blueprints(app: Flask) -> list[Blueprint]:
-    from perception.web import accounts, api, auth, home, respond, surveys
+    from perception.web import accounts, api, audit, auth, home, respond, surveys
 
-    return [auth.blueprint, home.blueprint, surveys.blueprint, respond.blueprint, accounts.blueprint, api.blueprint]
+    return [
+        auth.blueprint,
+        home.blueprint,
+        surveys.blueprint,
+        respond.blueprint,
+        accounts.blueprint,
+        api.blueprint,
+        audit.blueprint,
+    ]

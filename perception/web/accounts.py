@@ -9,6 +9,7 @@ from sqlmodel import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from perception.accounts import AccountError, create_account, role_required
+from perception.audit import record
 from perception.db import get_session
 from perception.models import Account, ApiToken
 from perception.tokens import SCOPES, TokenError, create_token, revoke
@@ -42,6 +43,7 @@ def index() -> tuple[str, int] | WerkzeugResponse:
         session.rollback()
         form.email.errors = [*form.email.errors, str(error)]
         return _page(form, 422)
+    record(session, current_user, "account.create", account.email, {"role": account.role})
     session.commit()
     flash(_("Account created for %(email)s.", email=account.email), "info")
     return redirect(url_for("accounts.index"))
@@ -58,6 +60,7 @@ def toggle_active(account_id: int) -> WerkzeugResponse:
         flash(_("You cannot switch off your own account."), "error")
         return redirect(url_for("accounts.index"))
     account.active = not account.active
+    record(session, current_user, "account.enable" if account.active else "account.disable", account.email)
     session.commit()
     message = _("%(email)s can sign in again.") if account.active else _("%(email)s can no longer sign in.")
     flash(message % {"email": account.email}, "info")
@@ -80,11 +83,12 @@ def tokens() -> tuple[str, int]:
         return _tokens_page(form, 422 if form.is_submitted() else 200)
     session = get_session()
     try:
-        _token, clear = create_token(session, form.name.data or "", list(form.scopes.data or []), current_user.id)
+        token, clear = create_token(session, form.name.data or "", list(form.scopes.data or []), current_user.id)
     except TokenError as error:
         session.rollback()
         form.name.errors = [*form.name.errors, str(error)]
         return _tokens_page(form, 422)
+    record(session, current_user, "token.create", token.name, {"scopes": token.scopes})
     session.commit()
     return _tokens_page(TokenForm(formdata=None), 201, made=clear)
 
@@ -96,7 +100,9 @@ def revoke_token(token_id: int) -> WerkzeugResponse:
     token = session.get(ApiToken, token_id)
     if token is None:
         abort(404)
-    revoke(token)
+    if token.revoked_at is None:
+        revoke(token)
+        record(session, current_user, "token.revoke", token.name)
     session.commit()
     flash(_("Token %(name)s revoked: it no longer opens the API.", name=token.name), "info")
     return redirect(url_for("accounts.tokens"))

@@ -19,11 +19,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlmodel import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
 from perception.accounts import role_required
+from perception.audit import record
 from perception.board_pack import board_pack_filename, board_pack_pdf
 from perception.charts import (
     trend_svg,
@@ -141,6 +143,7 @@ def new() -> str | WerkzeugResponse | tuple[str, int]:
             session.rollback()
             form.slug.errors = [*form.slug.errors, *error.problems]
             return render_template("surveys/new.html", form=form), 422
+        record(session, current_user, "survey.create", survey.slug, {"template": form.template.data})
         session.commit()
         flash(_("Survey created from the template."), "info")
         return redirect(url_for("surveys.show", slug=survey.slug))
@@ -178,7 +181,10 @@ def show(slug: str) -> str:
 @role_required("lead")
 def export(slug: str) -> Response:
     survey = _survey_or_404(slug)
-    text = dump_definition(definition_of(get_session(), survey))
+    session = get_session()
+    text = dump_definition(definition_of(session, survey))
+    record(session, current_user, "survey.export", survey.slug)
+    session.commit()
     return Response(
         text,
         mimetype="application/yaml",
@@ -206,6 +212,7 @@ def create_wave_view(slug: str) -> str | WerkzeugResponse | tuple[str, int]:
             session.rollback()
             form.name.errors = [*form.name.errors, str(error)]
         else:
+            record(session, current_user, "wave.create", f"{survey.slug} / {wave.name}", {"kind": wave.kind})
             session.commit()
             flash(_("Wave created. Open it when you are ready to collect answers."), "info")
             return redirect(url_for("surveys.wave", slug=survey.slug, name=wave.name))
@@ -263,6 +270,7 @@ def change_state(slug: str, name: str, action: str) -> WerkzeugResponse:
         session.rollback()
         flash(str(error), "error")
     else:
+        record(session, current_user, f"wave.{action}", f"{survey.slug} / {wave.name}")
         session.commit()
         if action == "open":
             emit(
@@ -292,6 +300,13 @@ def links(slug: str, name: str) -> str | Response | tuple[str, int]:
         session.rollback()
         flash(str(error), "error")
         return redirect(url_for("surveys.wave", slug=survey.slug, name=wave.name))
+    record(
+        session,
+        current_user,
+        "links.issue",
+        f"{survey.slug} / {wave.name}",
+        {"side": form.side.data, "count": len(issued)},
+    )
     session.commit()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -457,12 +472,15 @@ def export_wave(slug: str, name: str, side: str) -> Response:
     survey = _survey_or_404(slug)
     wave = _wave_or_404(survey, name)
     config = current_app.config
+    session = get_session()
     try:
         text = export_responses(
-            get_session(), survey, wave, side, config["REPORTING_THRESHOLD"], config["VERBATIM_THRESHOLD"]
+            session, survey, wave, side, config["REPORTING_THRESHOLD"], config["VERBATIM_THRESHOLD"]
         )
     except ExportRefused as error:
         abort(409, str(error))
+    record(session, current_user, "responses.export", f"{survey.slug} / {wave.name}", {"side": side})
+    session.commit()
     filename = f"{survey.slug}-{wave.name}-{side}-responses.csv".replace(" ", "_")
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
@@ -477,6 +495,8 @@ def board_pack(slug: str, name: str) -> Response:
     priorities = importance(session, report.wave, items_of(session, report.survey), report, report.filters)
     priority_map = priority_chart_svg(report, priorities, language) if priorities else None
     pdf = board_pack_pdf(report, gap_chart(report, language), language, priority_map)
+    record(session, current_user, "report.export", f"{report.survey.slug} / {report.wave.name}", {"format": "pdf"})
+    session.commit()
     return Response(
         pdf,
         mimetype="application/pdf",
