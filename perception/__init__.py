@@ -4,6 +4,7 @@ The names below are the public API; plugins import them from here and nothing el
 """
 
 from perception import hookspecs
+from perception.alerts import alert_thresholds, open_alert
 from perception.app import create_app
 from perception.hookspecs import hookimpl
 from perception.statistics import (
@@ -19,6 +20,7 @@ from perception.statistics import (
 from perception.types import (
     LANGUAGES,
     SIDES,
+    AlertOpened,
     Channel,
     Delivery,
     Histogram,
@@ -32,6 +34,7 @@ from perception.types import (
 __all__ = [
     "LANGUAGES",
     "SIDES",
+    "AlertOpened",
     "Channel",
     "Delivery",
     "GapTest",
@@ -41,6 +44,7 @@ __all__ = [
     "ScoringModel",
     "SurveyTemplate",
     "WaveOpened",
+    "alert_thresholds",
     "benjamini_hochberg",
     "cliffs_delta",
     "create_app",
@@ -48,6 +52,7 @@ __all__ = [
     "hookspecs",
     "mann_whitney",
     "nps_difference",
+    "open_alert",
     "recode",
     "two_proportions",
     "welch",

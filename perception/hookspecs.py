@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from flask import Blueprint, Flask
 
     from perception.types import (
+        AlertOpened,
         Channel,
         ResponseSubmitted,
         ScoringModel,
@@ -55,6 +56,11 @@ def perception_response_submitted(app: Flask, event: ResponseSubmitted) -> None:
 @hookspec
 def perception_wave_opened(app: Flask, event: WaveOpened) -> None:
     """React to a wave being opened (runs on the task queue)."""
+
+
+@hookspec
+def perception_alert_opened(app: Flask, event: AlertOpened) -> None:
+    """React to an alert being opened: notify its owner, post it elsewhere (runs on the task queue)."""
 
 
 def hook_names() -> list[str]:

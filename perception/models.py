@@ -233,3 +233,67 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64, index=True)
     target: str = Field(default="", max_length=200)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
+
+# Closed loop and best failures (alerts on unhappy customers, callback consent, stories).
+
+ALERT_STATUSES: tuple[str, ...] = ("open", "in_progress", "resolved", "closed_without_contact")
+ALERT_KINDS: tuple[str, ...] = ("answer", "gap")
+STORY_STATES: tuple[str, ...] = ("draft", "submitted", "published", "archived")
+
+
+class CallbackRequest(SQLModel, table=True):
+    """A customer's consent to be contacted about their answers, and how. Customer responses only."""
+
+    __tablename__ = "callback_request"
+    __table_args__ = (CheckConstraint("how IN ('email', 'phone')", name="how"),)
+
+    response_id: int = Field(foreign_key="response.id", primary_key=True, ondelete="CASCADE")
+    how: str = Field(max_length=8)
+    address: str = Field(max_length=254)
+
+
+class AlertRule(SQLModel, table=True):
+    """A lead's rule for one item: answers at or below ``at_most`` open an alert (None: never).
+
+    Items without a rule follow their scale's default (NPS detractor, CES 1-2, CSAT 1)."""
+
+    __tablename__ = "alert_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", unique=True, ondelete="CASCADE")
+    at_most: int | None = None
+    owner_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+
+
+class Alert(SQLModel, table=True):
+    """A case opened by an unhappy customer's answer, or by a gap that widened between two waves."""
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('answer', 'gap')", name="kind"),
+        CheckConstraint("status IN ('open', 'in_progress', 'resolved', 'closed_without_contact')", name="status"),
+        UniqueConstraint("response_id", "item_id", name="uq_alert_response_item"),
+        Index("ix_alert_status_due_at", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="answer", max_length=8)
+    survey_id: int = Field(foreign_key="survey.id", index=True, ondelete="CASCADE")
+    wave_id: int = Field(foreign_key="wave.id", ondelete="CASCADE")
+    item_id: int | None = Field(default=None, foreign_key="item.id", ondelete="CASCADE")
+    response_id: int | None = Field(default=None, foreign_key="response.id", ondelete="CASCADE")
+    value: int | None = None
+    verbatim: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    touchpoint: str | None = Field(default=None, max_length=64)
+    dimension: str | None = Field(default=None, max_length=64)
+    reason: str = Field(default="", max_length=300)
+    gap_before: float | None = None
+    gap_now: float | None = None
+    status: str = Field(default="open", max_length=24)
+    owner_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    opened_at: datetime
+    due_at: datetime
+    closed_at: datetime | None = None
+    minutes_to_close: int | None = None
+    resolution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    customer_kept: bool | None = None

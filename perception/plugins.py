@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "perception"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "perception.web",
     "perception.cli",
+    "perception.alerts",
 )
 
 

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import update
 from sqlmodel import Session
 
-from perception.models import Answer, Invitation, Item, Response, ResponseSegment, Survey, Wave
+from perception.models import Answer, CallbackRequest, Invitation, Item, Response, ResponseSegment, Survey, Wave
 from perception.scales import MAX_TEXT_LENGTH, SCALES
 from perception.tasks import emit
 from perception.types import SIDES, ResponseSubmitted
@@ -84,10 +84,16 @@ def record_response(
     language: str | None = None,
     invitation: Invitation | None = None,
     segments: Mapping[int, int] | None = None,
+    callback: tuple[str, str] | None = None,
 ) -> Response:
-    """Store the response and use up its link in one transaction, then tell the plugins."""
+    """Store the response and use up its link in one transaction, then tell the plugins.
+
+    ``callback`` is a customer's consent to be contacted: how (email or phone) and where.
+    """
     if side not in SIDES:
         raise ValueError(f"side must be customer or employee, not {side!r}")
+    if callback is not None and side != "customer":
+        raise ValueError("only a customer can ask to be contacted: employees stay anonymous")
     if invitation is not None:
         used = session.execute(
             update(Invitation)
@@ -122,6 +128,8 @@ def record_response(
         ResponseSegment(response_id=response.id, attribute_id=attribute_id, value_id=value_id)
         for attribute_id, value_id in (segments or {}).items()
     )
+    if callback is not None:
+        session.add(CallbackRequest(response_id=response.id, how=callback[0], address=callback[1]))  # type: ignore[arg-type]
     session.commit()
     emit(
         app,
@@ -132,6 +140,7 @@ def record_response(
             side=side,
             submitted_on=response.submitted_on,
             answers={a.item.key: a.value if a.text is None else a.text for a in answers},
+            response_id=None if anonymous else response.id,
         ),
     )
     return response

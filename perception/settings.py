@@ -146,6 +146,7 @@ SETTINGS: tuple[Setting, ...] = (
         "VERBATIM_THRESHOLD", _int_at_least(2), "Fewest employee responses whose verbatims are shown (default 10)."
     ),
     Setting("LINK_DAYS", _int_at_least(1), "Days a one-time link stays valid (default 60)."),
+    Setting("ALERT_HOURS", _int_at_least(1), "Hours an alert's owner has to handle it (default 48)."),
     Setting("PLUGINS", _module_names, "Extra plugin modules to load, comma-separated (for plugins not installed)."),
     Setting("SMTP_HOST", _host, "Mail server that sends invitations and notices; no email is sent when unset."),
     Setting("SMTP_PORT", _port, "Mail server port (default 25, 587 with starttls, 465 with tls)."),
@@ -164,6 +165,7 @@ DEFAULTS: Mapping[str, Any] = {
     "REPORTING_THRESHOLD": 5,
     "VERBATIM_THRESHOLD": 10,
     "LINK_DAYS": 60,
+    "ALERT_HOURS": 48,
     "PLUGINS": (),
     "SMTP_HOST": "",
     "SMTP_SECURITY": "starttls",

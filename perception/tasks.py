@@ -10,7 +10,9 @@ from flask import Flask
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
-EVENT_HOOKS: frozenset[str] = frozenset({"perception_response_submitted", "perception_wave_opened"})
+EVENT_HOOKS: frozenset[str] = frozenset(
+    {"perception_response_submitted", "perception_wave_opened", "perception_alert_opened"}
+)
 
 
 def make_queue(app: Flask, create_tables: bool = True) -> Huey:

@@ -10,7 +10,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -125,6 +125,9 @@ class ResponseSubmitted:
     side: str
     submitted_on: date
     answers: Mapping[str, Any] = field(default_factory=dict)
+    # The stored customer response, so that a plugin can open an alert on it; always None for
+    # an employee response, which nothing may trace back.
+    response_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,3 +137,22 @@ class WaveOpened:
     survey_slug: str
     wave_name: str
     kind: str
+
+
+@dataclass(frozen=True)
+class AlertOpened:
+    """An alert was opened: an unhappy customer's answer (``kind="answer"``) or a widening gap
+    (``kind="gap"``). It carries no contact details; those stay in the application."""
+
+    alert_id: int
+    kind: str
+    survey_slug: str
+    wave_name: str
+    item_key: str | None
+    value: int | None
+    touchpoint: str | None
+    dimension: str | None
+    reason: str
+    opened_at: datetime
+    due_at: datetime
+    owner_email: str | None = None

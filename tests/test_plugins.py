@@ -280,7 +280,8 @@ def test_hook_perception_response_submitted(app_config: dict) -> None:
     event = events.responses[0]
     assert (event.survey_slug, event.wave_name, event.side) == ("core", "w1", "employee")
     assert event.answers == {"recommend": 9, "satisfaction": 4, "effort": 6, "comment": "Fine"}
-    assert set(vars(event)) == {"survey_slug", "wave_name", "side", "submitted_on", "answers"}
+    assert set(vars(event)) == {"survey_slug", "wave_name", "side", "submitted_on", "answers", "response_id"}
+    assert event.response_id is None  # an employee response is never traceable
 
 
 def test_hook_perception_wave_opened(app_config: dict) -> None:

@@ -9,7 +9,7 @@ from perception.hookspecs import hookimpl
 
 @hookimpl
 def perception_register_blueprints(app: Flask) -> list[Blueprint]:
-    from perception.web import accounts, api, audit, auth, home, respond, surveys
+    from perception.web import accounts, alerts, api, audit, auth, home, respond, surveys
 
     return [
         auth.blueprint,
@@ -19,4 +19,5 @@ def perception_register_blueprints(app: Flask) -> list[Blueprint]:
         accounts.blueprint,
         api.blueprint,
         audit.blueprint,
+        alerts.blueprint,
     ]

@@ -9,10 +9,11 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlmodel import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
-from wtforms import RadioField, SelectField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
+from perception.alerts import AlertError, check_callback
 from perception.db import get_session
 from perception.models import Invitation, Item, Survey, Wave
 from perception.responses import (
@@ -35,10 +36,28 @@ def language() -> str:
 
 
 def build_form(items: list[Item], side: str, lang: str, segments: list[DeclaredAttribute] = ()) -> FlaskForm:  # type: ignore[assignment]
-    """A form with one field per item, worded for the side and language, and the segment lists."""
+    """A form with one field per item, worded for the side and language, and the segment lists.
+
+    Customers are also asked whether, and how, they may be contacted about their answers.
+    """
 
     class AnswerForm(FlaskForm):
         pass
+
+    if side == "customer":
+        AnswerForm.contact_how = RadioField(  # type: ignore[attr-defined]
+            _l("May we contact you about your answers?"),
+            choices=[
+                SelectChoice("no", _l("No, thank you")),
+                SelectChoice("email", _l("Yes, by email")),
+                SelectChoice("phone", _l("Yes, by phone")),
+            ],
+            default="no",
+            validators=[Optional()],
+        )
+        AnswerForm.contact_address = StringField(  # type: ignore[attr-defined]
+            _l("Your email address or phone number"), validators=[Optional(), Length(max=254)]
+        )
 
     for attribute in segments:
         choices = [SelectChoice("", _l("Prefer not to say"))]
@@ -99,11 +118,18 @@ def _answer(
                 if form[f"segment_{attribute.name}"].data
             }
             try:
+                callback = (
+                    check_callback(form.contact_how.data, form.contact_address.data) if side == "customer" else None
+                )
                 answers = check_answers(items, raw)
                 record_response(
                     current_app, session, survey, wave, side, answers,
-                    language=lang, invitation=invitation, segments=chosen,
+                    language=lang, invitation=invitation, segments=chosen, callback=callback,
                 )  # fmt: skip
+            except AlertError:
+                form.contact_address.errors = [
+                    _("Please give an email address such as name@example.com, or a phone number of 6 to 15 digits.")
+                ]
             except ResponseError as error:
                 for key, reason in error.problems.items():
                     if f"item_{key}" in form:
