@@ -297,3 +297,37 @@ class Alert(SQLModel, table=True):
     minutes_to_close: int | None = None
     resolution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     customer_kept: bool | None = None
+
+
+# --- Reaching people: contacts (issue 4) ---
+
+
+class Contact(SQLModel, table=True):
+    """A customer or an employee the company may invite. Forgetting one deletes this row and its
+    segments; responses, which never point here, keep the aggregates whole."""
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('customer', 'employee')", name="kind"),
+        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="address"),
+        UniqueConstraint("kind", "email", name="uq_contact_kind_email"),
+        UniqueConstraint("kind", "phone", name="uq_contact_kind_phone"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=16)  # E.164
+    language: str = Field(default="en", max_length=2)
+    created_at: datetime
+    unsubscribed_at: datetime | None = None
+    last_invited_at: datetime | None = None  # the contact-frequency rule counts from here
+
+
+class ContactSegment(SQLModel, table=True):
+    """A contact's value of a segment attribute, by name: surveys declare the attributes they use."""
+
+    __tablename__ = "contact_segment"
+
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE")
+    name: str = Field(max_length=64, primary_key=True)
+    value: str = Field(max_length=64)
