@@ -7,6 +7,7 @@ from perception import hookspecs
 from perception.alerts import alert_thresholds, open_alert
 from perception.app import create_app
 from perception.hookspecs import hookimpl
+from perception.mail import MailError, build_message, mail_configured, mail_connection, render_mail, send_mail
 from perception.statistics import (
     GapTest,
     benjamini_hochberg,
@@ -23,6 +24,7 @@ from perception.types import (
     AlertOpened,
     Channel,
     Delivery,
+    DeliveryError,
     Histogram,
     ResponseSubmitted,
     Score,
@@ -30,6 +32,7 @@ from perception.types import (
     SurveyTemplate,
     WaveOpened,
 )
+from perception.wording import invitation_email, invitation_sms
 
 __all__ = [
     "LANGUAGES",
@@ -37,8 +40,10 @@ __all__ = [
     "AlertOpened",
     "Channel",
     "Delivery",
+    "DeliveryError",
     "GapTest",
     "Histogram",
+    "MailError",
     "ResponseSubmitted",
     "Score",
     "ScoringModel",
@@ -46,14 +51,21 @@ __all__ = [
     "WaveOpened",
     "alert_thresholds",
     "benjamini_hochberg",
+    "build_message",
     "cliffs_delta",
     "create_app",
     "hookimpl",
     "hookspecs",
+    "invitation_email",
+    "invitation_sms",
+    "mail_configured",
+    "mail_connection",
     "mann_whitney",
     "nps_difference",
     "open_alert",
     "recode",
+    "render_mail",
+    "send_mail",
     "two_proportions",
     "welch",
 ]

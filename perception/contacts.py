@@ -484,6 +484,12 @@ def forget_contact(session: Session, contact: Contact) -> None:
     Nothing that stays names the person: responses never pointed at a contact, and the
     invitations sent to them lose their link to the contact when it is deleted.
     """
+    from perception.models import CallbackRequest, DispatchItem
+
+    addresses = [address for address in (contact.email, contact.phone) if address]
+    session.execute(delete(CallbackRequest).where(CallbackRequest.address.in_(addresses)))  # type: ignore[attr-defined]
+    # A sending error may quote the address ("refused the recipient ana@..."): it goes too.
+    session.execute(update(DispatchItem).where(DispatchItem.contact_id == contact.id).values(error=None))  # type: ignore[arg-type]
     session.execute(delete(Contact).where(Contact.id == contact.id))  # type: ignore[arg-type]
     session.expunge(contact)
 

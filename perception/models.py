@@ -331,3 +331,77 @@ class ContactSegment(SQLModel, table=True):
     contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE")
     name: str = Field(max_length=64, primary_key=True)
     value: str = Field(max_length=64)
+
+
+# --- Reaching people: invitations to contacts and their dispatch (issue 4) ---
+
+DISPATCH_PURPOSES: tuple[str, ...] = ("invite", "remind")
+DISPATCH_STATES: tuple[str, ...] = ("pending", "sending", "sent", "failed", "skipped")
+
+
+class ContactInvitation(SQLModel, table=True):
+    """Which contact a one-time link went to, through which channel. The token is derived from the
+    salt with the secret key, so a reminder can send the same link again; only its hash is stored
+    on the invitation. An employee's response never points at the invitation, so this says who
+    was invited and whether the link was used, never what they answered."""
+
+    __tablename__ = "contact_invitation"
+
+    invitation_id: int = Field(foreign_key="invitation.id", primary_key=True, ondelete="CASCADE")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True, ondelete="SET NULL")
+    channel: str = Field(max_length=32)
+    salt: str = Field(max_length=32)
+    reminders_sent: int = Field(default=0)
+    last_sent_at: datetime | None = None  # the invitation or its latest reminder
+
+
+class InvitationSegment(SQLModel, table=True):
+    """A customer invitation's segment value (touchpoint, region...), given to its response."""
+
+    __tablename__ = "invitation_segment"
+
+    invitation_id: int = Field(foreign_key="invitation.id", primary_key=True, ondelete="CASCADE")
+    attribute_id: int = Field(foreign_key="segment_attribute.id", primary_key=True, ondelete="CASCADE")
+    value_id: int = Field(foreign_key="segment_value.id", ondelete="CASCADE")
+
+
+class Dispatch(SQLModel, table=True):
+    """One sending of a wave's invitations or reminders through one channel."""
+
+    __table_args__ = (
+        CheckConstraint("purpose IN ('invite', 'remind')", name="purpose"),
+        CheckConstraint("side IN ('customer', 'employee')", name="side"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True, ondelete="CASCADE")
+    side: str = Field(max_length=8)
+    channel: str = Field(max_length=32)
+    purpose: str = Field(default="invite", max_length=8)
+    sample: str = Field(default="", max_length=64)  # how the contacts were chosen, e.g. "25%"
+    created_at: datetime
+    created_by: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+
+
+class DispatchItem(SQLModel, table=True):
+    """One message to send: claimed (``sending``) before it goes, marked ``sent`` after, so that a
+    crash in between never sends it twice. Skipped contacts are rows too, with their reason."""
+
+    __tablename__ = "dispatch_item"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'sending', 'sent', 'failed', 'skipped')", name="state"),
+        Index("ix_dispatch_item_dispatch_state", "dispatch_id", "state"),
+        Index("ix_dispatch_item_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dispatch_id: int = Field(foreign_key="dispatch.id", ondelete="CASCADE")
+    invitation_id: int | None = Field(default=None, foreign_key="invitation.id", index=True, ondelete="CASCADE")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True, ondelete="SET NULL")
+    state: str = Field(default="pending", max_length=8)
+    reason: str | None = Field(default=None, max_length=16)  # why skipped: recent, unsubscribed, answered...
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = None
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    error: str | None = Field(default=None, max_length=500)

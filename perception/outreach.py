@@ -19,10 +19,12 @@ from perception.contacts import (
     parse_mapping,
 )
 from perception.db import DatabaseNotReady, check_ready, session_scope
+from perception.dispatch import start_dispatch
 from perception.hookspecs import hookimpl
 from perception.imports import ImportRefused
+from perception.invitations import InvitationError, Sample, plan_invitations, plan_reminders, progress
 from perception.types import LANGUAGES, SIDES
-from perception.waves import find_survey
+from perception.waves import find_survey, find_wave
 
 
 def _ready_app() -> Flask:
@@ -104,13 +106,95 @@ def contacts_forget(address: str, kind: str | None) -> None:
     click.echo(f"Forgot {len(found)} contact(s) with the address {address}")
 
 
+def _wave_named(session, slug: str, name: str):  # type: ignore[no-untyped-def]
+    survey = find_survey(session, slug)
+    wave = find_wave(session, survey, name) if survey else None
+    if wave is None:
+        raise click.ClickException(f"no wave {name!r} in a survey {slug!r}")
+    return wave
+
+
+@click.command("invite")
+@click.argument("slug")
+@click.argument("wave_name")
+@click.option("--side", required=True, type=click.Choice(SIDES), help="Invite customers or employees.")
+@click.option("--channel", default="email", show_default=True, help="A channel that reaches contacts (email, sms).")
+@click.option("--share", type=click.FloatRange(0, 100, min_open=True), default=None, help="Invite this % of them.")
+@click.option("--count", type=click.IntRange(1), default=None, help="Or this many of them, chosen at random.")
+@with_appcontext
+def invite_command(slug: str, wave_name: str, side: str, channel: str, share: float | None, count: int | None) -> None:
+    """Invite a wave's contacts (in the background: see `perception sending` for the progress)."""
+    app = _ready_app()
+    channels = app.extensions["perception"].registries.channels
+    if channel not in channels:
+        raise click.BadParameter(f"no channel {channel!r} (installed: {', '.join(sorted(channels))})")
+    with session_scope(app) as session:
+        wave = _wave_named(session, slug, wave_name)
+        try:
+            sample = Sample(share=share / 100 if share is not None else None, size=count)
+            dispatch = plan_invitations(app, session, wave, side, channels[channel], sample=sample)
+        except InvitationError as error:
+            raise click.ClickException(str(error)) from None
+    start_dispatch(app, dispatch)
+    _echo_progress(app, slug, wave_name)
+
+
+@click.command("remind")
+@click.argument("slug")
+@click.argument("wave_name")
+@click.option("--side", required=True, type=click.Choice(SIDES))
+@with_appcontext
+def remind_command(slug: str, wave_name: str, side: str) -> None:
+    """Remind the wave's invited contacts who have not answered."""
+    app = _ready_app()
+    with session_scope(app) as session:
+        wave = _wave_named(session, slug, wave_name)
+        try:
+            dispatch = plan_reminders(app, session, wave, side)
+        except InvitationError as error:
+            raise click.ClickException(str(error)) from None
+    start_dispatch(app, dispatch)
+    _echo_progress(app, slug, wave_name)
+
+
+def _echo_progress(app: Flask, slug: str, wave_name: str) -> None:
+    with session_scope(app) as session:
+        for row in progress(session, _wave_named(session, slug, wave_name)):
+            skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(row.skipped.items()))
+            click.echo(
+                f"#{row.dispatch.id} {row.dispatch.purpose} {row.dispatch.side} via {row.dispatch.channel}: "
+                f"{row.pending + row.sending} pending, {row.sent} sent, {row.failed} failed, "
+                f"{row.skipped_total} skipped{f' ({skipped})' if skipped else ''}"
+            )
+
+
+@click.command("sending")
+@click.argument("slug")
+@click.argument("wave_name")
+@with_appcontext
+def sending_command(slug: str, wave_name: str) -> None:
+    """Progress of a wave's invitations and reminders."""
+    _echo_progress(_ready_app(), slug, wave_name)
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Threads.")
+@with_appcontext
+def worker_command(workers: int) -> None:
+    """Run a task-queue consumer (with PERCEPTION_QUEUE_URL=redis://..., as many as you like, anywhere)."""
+    app = _ready_app()
+    consumer = app.extensions["perception"].queue.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer.run()
+
+
 @hookimpl
 def perception_register_commands(cli: click.Group) -> None:
-    cli.add_command(contacts_group)
+    for command in (contacts_group, invite_command, remind_command, sending_command, worker_command):
+        cli.add_command(command)
 
 
 @hookimpl
 def perception_register_blueprints(app: Flask) -> list[Blueprint]:
-    from perception.web import contacts
+    from perception.web import contacts, dispatch
 
-    return [contacts.blueprint]
+    return [contacts.blueprint, dispatch.blueprint]

@@ -8,9 +8,19 @@ from datetime import UTC, datetime
 
 from flask import Flask
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from perception.models import Answer, CallbackRequest, Invitation, Item, Response, ResponseSegment, Survey, Wave
+from perception.models import (
+    Answer,
+    CallbackRequest,
+    Invitation,
+    InvitationSegment,
+    Item,
+    Response,
+    ResponseSegment,
+    Survey,
+    Wave,
+)
 from perception.scales import MAX_TEXT_LENGTH, SCALES
 from perception.tasks import emit
 from perception.types import SIDES, ResponseSubmitted
@@ -103,6 +113,13 @@ def record_response(
         if used.rowcount != 1:
             session.rollback()
             raise LinkUsed()
+        if side == "customer":  # a customer's invitation may carry segment values (touchpoint, region)
+            carried = session.exec(
+                select(InvitationSegment.attribute_id, InvitationSegment.value_id).where(
+                    InvitationSegment.invitation_id == invitation.id
+                )
+            ).all()
+            segments = {**dict(carried), **(segments or {})}
     anonymous = side == "employee"
     response = Response(
         wave_id=wave.id,

@@ -155,6 +155,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_PASSWORD", _text, "Password on the mail server, with PERCEPTION_SMTP_USER."),
     Setting("SMTP_FROM", _sender, "Sender of every message, e.g. 'Perception <surveys@example.com>'."),
     Setting("SMTP_TIMEOUT", _seconds, "Seconds to wait for the mail server before giving up (default 30)."),
+    Setting("FREQUENCY_HOT_DAYS", _int_at_least(0), "Days before a hot wave may invite a contact again (90)."),
+    Setting("FREQUENCY_COLD_DAYS", _int_at_least(0), "Days before a cold wave may invite a contact again (180)."),
+    Setting("REMINDER_MAX", _int_at_least(0), "Most reminders one invitation gets (default 2)."),
+    Setting("REMINDER_DAYS", _int_at_least(1), "Fewest days between a message and the next reminder (3)."),
+    Setting("DISPATCH_BATCH", _int_at_least(1), "Messages sent per task, over one connection (default 100)."),
+    Setting(
+        "DISPATCH_STALE_SECONDS",
+        _int_at_least(1),
+        "Seconds after which a message left 'sending' by a stopped worker is marked failed, never resent (600).",
+    ),
 )
 
 SMTP_DEFAULT_PORTS: Mapping[str, int] = {"none": 25, "starttls": 587, "tls": 465}
@@ -173,6 +183,12 @@ DEFAULTS: Mapping[str, Any] = {
     "SMTP_PASSWORD": "",
     "SMTP_FROM": "",
     "SMTP_TIMEOUT": 30.0,
+    "FREQUENCY_HOT_DAYS": 90,
+    "FREQUENCY_COLD_DAYS": 180,
+    "REMINDER_MAX": 2,
+    "REMINDER_DAYS": 3,
+    "DISPATCH_BATCH": 100,
+    "DISPATCH_STALE_SECONDS": 600,
 }
 
 

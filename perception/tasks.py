@@ -20,16 +20,17 @@ def make_queue(app: Flask, create_tables: bool = True) -> Huey:
     and a worker writing the schema would wait for the lock the consumer takes while it polls."""
     url = app.config["QUEUE_URL"]
     immediate = bool(app.config.get("QUEUE_IMMEDIATE", False))
+    name = str(app.config.get("QUEUE_NAME", "perception"))  # tests sharing one Redis each take their own
     if url == "sqlite":
         queue: Huey = SqliteHuey(
-            "perception",
+            name,
             filename=str(Path(app.instance_path) / "queue.db"),
             immediate=immediate,
             timeout=30,
             create_tables=create_tables,
         )
     else:
-        queue = RedisHuey("perception", url=url, immediate=immediate)
+        queue = RedisHuey(name, url=url, immediate=immediate)
 
     @queue.task(retries=3, retry_delay=10, name="perception.dispatch_event")
     def dispatch_event(hook_name: str, event: Any) -> None:
@@ -39,6 +40,9 @@ def make_queue(app: Flask, create_tables: bool = True) -> Huey:
             getattr(app.extensions["perception"].plugin_manager.hook, hook_name)(app=app, event=event)
 
     app.extensions["perception"].dispatch_event = dispatch_event
+    from perception.dispatch import register_tasks
+
+    register_tasks(app, queue)
     return queue
 
 

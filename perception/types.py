@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -80,13 +81,29 @@ class ScoringModel(ABC):
 
 @dataclass(frozen=True)
 class Delivery:
-    """One invitation handed to a channel: where the respondent answers, and whom to reach."""
+    """One invitation handed to a channel: where the respondent answers, and whom to reach.
+
+    ``unsubscribe_url`` is set for a contact's invitation: a channel that reaches a person must
+    carry it. ``reminder`` says the contact was invited before and has not answered yet.
+    """
 
     url: str
     side: str
     language: str
     survey_title: str
     address: str | None = None
+    unsubscribe_url: str | None = None
+    expires_at: datetime | None = None
+    reminder: bool = False
+
+
+class DeliveryError(RuntimeError):
+    """A channel could not deliver. ``permanent``: trying again will not help (a refused address);
+    otherwise the sending is tried again later, with a growing delay."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class Channel(ABC):
@@ -100,7 +117,19 @@ class Channel(ABC):
 
     @abstractmethod
     def deliver(self, delivery: Delivery) -> str:
-        """Deliver, and return what a lead should see of it (the link, a message id...)."""
+        """Deliver, and return what a lead should see of it (the link, a message id...).
+
+        Raise DeliveryError when it cannot. Called inside the application's context.
+        """
+
+    @contextmanager
+    def batch(self) -> Iterator[Callable[[Delivery], str]]:
+        """Deliver many: the batch's deliveries go through the function this yields.
+
+        A channel with a costly connection (SMTP) overrides it to open the connection once per
+        batch; by default each delivery is :meth:`deliver`.
+        """
+        yield self.deliver
 
 
 @dataclass(frozen=True)

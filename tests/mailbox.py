@@ -14,6 +14,7 @@ Any test can ask for ``mailbox``; ``mailbox.settings`` are the app settings that
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -50,6 +51,9 @@ class Mailbox:
     refused: dict[str, int] = field(default_factory=dict)  # address -> SMTP code answered to RCPT
     received: list[Received] = field(default_factory=list)
     security: str = "none"
+    hold_after: int | None = None  # after this many messages, the next one waits, unanswered, until release()
+    holding: threading.Event = field(default_factory=threading.Event)
+    _released: threading.Event = field(default_factory=threading.Event)
     user: str = ""
     password: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,7 +106,17 @@ class Mailbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    def release(self) -> None:
+        """Let a held message, and every later one, through."""
+        self.hold_after = None
+        self._released.set()
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold_after is not None and len(self.received) >= self.hold_after:
+            self.holding.set()  # a sender is now waiting for the server's answer: a worker can be killed here
+            while not self._released.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 held and dropped"
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self._lock:
