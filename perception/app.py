@@ -84,8 +84,11 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Iterable[object
             app.register_blueprint(blueprint)
     # Respondent forms check their own token, so that an expired page is answered on the form.
     csrf.exempt(app.blueprints["respond"])
-    # The API authenticates each call with a bearer token, never with the session cookie.
-    csrf.exempt(app.blueprints["api"])
+    # The API (the core's and plugins' operations) authenticates each call with a bearer token,
+    # never with the session cookie.
+    for blueprint in list(app.blueprints.values()):
+        if (blueprint.url_prefix or "").startswith("/api/"):
+            csrf.exempt(blueprint)
     pm.hook.perception_register_commands(cli=app.cli)
     return app
 
@@ -112,13 +115,24 @@ def _init_web(app: Flask) -> CSRFProtect:
     helpers.register(app)
 
     @app.errorhandler(403)
-    def _forbidden(_error):  # type: ignore[no-untyped-def]
+    def _forbidden(error):  # type: ignore[no-untyped-def]
+        from perception.web.api.base import api_error, wants_problem
+
+        if wants_problem():
+            return api_error(error)
         return render_template(
             "error.html", title=_("Not allowed"), message=_("Your role does not give access to this page.")
         ), 403
 
     @app.errorhandler(404)
-    def _not_found(_error):  # type: ignore[no-untyped-def]
+    @app.errorhandler(405)
+    def _not_found(error):  # type: ignore[no-untyped-def]
+        from perception.web.api.base import api_error, wants_problem
+
+        if wants_problem():  # the API answers in problem details, even where no route matched
+            return api_error(error)
+        if error.code == 405:
+            return error
         return render_template(
             "error.html", title=_("Page not found"), message=_("There is nothing at this address.")
         ), 404
