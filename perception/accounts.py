@@ -28,7 +28,11 @@ def _unknown_account_hash() -> str:
 
 
 class AccountError(ValueError):
-    """An account cannot be created or changed as asked."""
+    """An account cannot be created or changed as asked; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str = "email") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class SignedInAccount(UserMixin):
@@ -62,9 +66,42 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def check_password_rules(password: str) -> None:
+MAX_PASSWORD_LENGTH = 1000
+MIN_DISTINCT_CHARACTERS = 5
+# Passwords long enough to pass the length rule that guessers try first (English and French lists).
+COMMON_PASSWORDS: frozenset[str] = frozenset(
+    {
+        "0123456789", "1234567890", "0987654321", "9876543210", "12345678910", "123456789a",
+        "1q2w3e4r5t", "1qaz2wsx3edc", "qwertyuiop", "azertyuiop", "qwerty1234", "qwerty12345",
+        "qwerty123456", "azerty1234", "azerty12345", "azerty123456", "abcdefghij", "abc1234567",
+        "password12", "password123", "password1234", "passw0rd123", "p@ssw0rd123", "motdepasse",
+        "motdepasse1", "motdepasse12", "motdepasse123", "iloveyou12", "jetaime1234", "welcome123",
+        "bienvenue1", "bienvenue12", "bienvenue123", "soleil1234", "changeme123", "letmein123",
+        "admin12345", "admin123456", "administrator", "administrateur", "perception", "perception1",
+        "perception123", "football123", "sunshine123", "princess123", "trustno1234",
+    }
+)  # fmt: skip
+
+
+def check_password_rules(password: str, email: str = "") -> None:
+    """Refuse the passwords guessed first: short, made of a few characters, common, or the email.
+
+    Length matters more than character classes (NIST SP 800-63B), so there is no rule on digits or
+    symbols; the message says which rule failed so that people fix it at once.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"a password has at most {MAX_PASSWORD_LENGTH} characters", field="password")
+    if len(set(password)) < MIN_DISTINCT_CHARACTERS:
+        raise AccountError(
+            f"a password needs at least {MIN_DISTINCT_CHARACTERS} different characters", field="password"
+        )
+    if password.lower() in COMMON_PASSWORDS:
+        raise AccountError("this password is among the most common ones; choose another", field="password")
+    local = email.strip().lower().partition("@")[0]
+    if len(local) >= 4 and local in password.lower():
+        raise AccountError("a password must not contain the email address", field="password")
 
 
 def create_account(
@@ -75,7 +112,7 @@ def create_account(
         raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if language not in ("en", "fr"):
         raise AccountError(f"language must be en or fr, not {language!r}")
-    check_password_rules(password)
+    check_password_rules(password, email)
     if session.exec(select(Account).where(Account.email == email)).first() is not None:
         raise AccountError(f"an account for {email} exists already")
     account = Account(
@@ -92,7 +129,7 @@ def create_account(
 
 
 def set_password(account: Account, password: str) -> None:
-    check_password_rules(password)
+    check_password_rules(password, account.email)
     account.password_hash = generate_password_hash(password)
 
 

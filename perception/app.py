@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from perception import db
 from perception.paths import resource_dir
 from perception.plugins import Registries, make_plugin_manager
+from perception.security import init_security
 from perception.settings import SettingsError, load_or_create_secret_key, read_settings
 from perception.tasks import make_queue
 from perception.types import LANGUAGES
@@ -155,15 +156,6 @@ def _init_web(app: Flask) -> CSRFProtect:
             return render_template("not_ready.html", message=str(error)), 503
         return None
 
-    @app.after_request
-    def _security_headers(response):  # type: ignore[no-untyped-def]
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    init_security(app)
 
     return csrf

@@ -81,6 +81,8 @@ class Wave(SQLModel, table=True):
     opens_on: date | None = None
     closes_on: date | None = None
     public_token: str = Field(max_length=64, unique=True)
+    # Looked up by this hash, so that finding a wave by its public link compares no clear token in SQL.
+    public_token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime
 
 
@@ -405,3 +407,17 @@ class DispatchItem(SQLModel, table=True):
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
     error: str | None = Field(default=None, max_length=500)
+
+
+# --- Sign-in throttling (perception/throttle.py) ---
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Failed sign-ins counted per key (a hashed email, a hashed address), shared by every process."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: str = Field(max_length=80, primary_key=True)
+    failures: int = Field(default=0)
+    window_started_at: datetime
+    locked_until: datetime | None = None

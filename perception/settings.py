@@ -147,6 +147,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("LINK_DAYS", _int_at_least(1), "Days a one-time link stays valid (default 60)."),
     Setting("ALERT_HOURS", _int_at_least(1), "Hours an alert's owner has to handle it (default 48)."),
+    Setting("SIGN_IN_ATTEMPTS", _int_at_least(2), "Failed sign-ins that lock an email for a while (default 5)."),
+    Setting(
+        "LOCKOUT_MINUTES", _int_at_least(1), "Minutes failed sign-ins are counted over and a lock lasts (default 15)."
+    ),
+    Setting(
+        "PROXY_COUNT",
+        _int_at_least(0),
+        "Reverse proxies in front that set X-Forwarded-For and -Proto; trusted to say the request came over TLS.",
+    ),
     Setting("PLUGINS", _module_names, "Extra plugin modules to load, comma-separated (for plugins not installed)."),
     Setting("SMTP_HOST", _host, "Mail server that sends invitations and notices; no email is sent when unset."),
     Setting("SMTP_PORT", _port, "Mail server port (default 25, 587 with starttls, 465 with tls)."),
@@ -176,6 +185,9 @@ DEFAULTS: Mapping[str, Any] = {
     "VERBATIM_THRESHOLD": 10,
     "LINK_DAYS": 60,
     "ALERT_HOURS": 48,
+    "SIGN_IN_ATTEMPTS": 5,
+    "LOCKOUT_MINUTES": 15,
+    "PROXY_COUNT": 0,
     "PLUGINS": (),
     "SMTP_HOST": "",
     "SMTP_SECURITY": "starttls",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -60,13 +61,15 @@ def create_wave(
         raise WaveError("a wave cannot close before it opens")
     if find_wave(session, survey, name) is not None:
         raise WaveError(f"survey {survey.slug!r} has a wave named {name!r} already")
+    public_token = new_token()
     wave = Wave(
         survey_id=survey.id,
         name=name,
         kind=kind,
         opens_on=opens_on,
         closes_on=closes_on,
-        public_token=new_token(),
+        public_token=public_token,
+        public_token_hash=hash_token(public_token),
         created_at=datetime.now(UTC),
     )
     session.add(wave)
@@ -144,12 +147,18 @@ def link_counts(session: Session, wave: Wave) -> dict[str, tuple[int, int]]:
 
 
 def find_invitation(session: Session, token: str) -> Invitation | None:
+    """The link's invitation, found by the token's SHA-256: the database compares hashes, so how
+    long a lookup takes says nothing about the clear tokens it holds."""
     if not token or len(token) > 64:
         return None
     return session.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).first()
 
 
 def find_public_wave(session: Session, token: str) -> Wave | None:
+    """The wave of a public link, found by hash like invitations, then checked in constant time."""
     if not token or len(token) > 64:
         return None
-    return session.exec(select(Wave).where(Wave.public_token == token)).first()
+    wave = session.exec(select(Wave).where(Wave.public_token_hash == hash_token(token))).first()
+    if wave is None or not hmac.compare_digest(wave.public_token.encode(), token.encode()):
+        return None
+    return wave

@@ -41,7 +41,8 @@ def index() -> tuple[str, int] | WerkzeugResponse:
         )
     except AccountError as error:
         session.rollback()
-        form.email.errors = [*form.email.errors, str(error)]
+        wrong = getattr(form, error.field, form.email)
+        wrong.errors = [*wrong.errors, str(error)]
         return _page(form, 422)
     record(session, current_user, "account.create", account.email, {"role": account.role})
     session.commit()
