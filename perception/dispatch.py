@@ -75,7 +75,13 @@ def send_batch(app: Flask, dispatch_id: int, now: datetime | None = None) -> Bat
     limit = int(app.config["DISPATCH_BATCH"])
     channels: dict[str, Channel] = app.extensions["perception"].registries.channels
     sent = failed = skipped = retry = 0
-    with Session(engine_of(app), expire_on_commit=False) as session, ExitStack() as connections:
+    # One connection for the batch: the session commits each step on it without giving it back
+    # (on SQLite, closing the last connection checkpoints the journal: costly per message).
+    with (
+        engine_of(app).connect() as connection,
+        Session(bind=connection, expire_on_commit=False) as session,
+        ExitStack() as connections,
+    ):
         dispatch = session.get(Dispatch, dispatch_id)
         if dispatch is None:
             return BatchOutcome(0, 0, 0, 0, False, None)
