@@ -153,7 +153,7 @@ def survey_group() -> None:
 
 @survey_group.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-@click.option("--replace", is_flag=True, help="Replace the items of a survey with no answers yet.")
+@click.option("--replace", is_flag=True, help="Revise a survey; changed answered items start a new version.")
 @with_appcontext
 def survey_import(file: click.utils.LazyFile, replace: bool) -> None:
     """Import a survey definition (YAML or JSON); a bad file is refused whole."""
@@ -161,7 +161,7 @@ def survey_import(file: click.utils.LazyFile, replace: bool) -> None:
     try:
         definition = read_definition(file.read(), app.extensions["perception"].registries.scoring_models)
         with session_scope(app) as session:
-            store_definition(session, definition, replace=replace)
+            version = store_definition(session, definition, replace=replace).version
             record(
                 session, None, "survey.import", definition.slug, {"items": len(definition.items), "replace": replace}
             )
@@ -170,7 +170,7 @@ def survey_import(file: click.utils.LazyFile, replace: bool) -> None:
         for problem in error.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(1)
-    click.echo(f"Imported survey {definition.slug!r} with {len(definition.items)} items")
+    click.echo(f"Imported survey {definition.slug!r} with {len(definition.items)} items (version {version})")
 
 
 @survey_group.command("export")
@@ -308,7 +308,7 @@ def _report(app: Flask, session, survey: Survey, wave: Wave, filters):  # type: 
 
     models = app.extensions["perception"].registries.scoring_models
     return gap_report(
-        session, survey, wave, items_of(session, survey), models, app.config["REPORTING_THRESHOLD"], filters
+        session, survey, wave, items_of(session, survey, wave), models, app.config["REPORTING_THRESHOLD"], filters
     )
 
 
@@ -321,7 +321,8 @@ def _board_pack(report, language: str) -> bytes:  # type: ignore[no-untyped-def]
     from perception.web.figures import gap_chart, priority_chart_svg
 
     with session_scope(current_app) as session:  # type: ignore[arg-type]
-        priorities = importance(session, report.wave, items_of(session, report.survey), report, report.filters)
+        items = items_of(session, report.survey, report.wave)
+        priorities = importance(session, report.wave, items, report, report.filters)
     with current_app.test_request_context(), force_locale(language):
         chart = gap_chart(report, language)
         priority_map = priority_chart_svg(report, priorities, language) if priorities else None

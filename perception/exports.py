@@ -26,8 +26,8 @@ class ExportRefused(ValueError):
     """The export would show too few people's answers."""
 
 
-def export_columns(session: Session, survey: Survey, side: str) -> list[str]:
-    items = items_of(session, survey)
+def export_columns(session: Session, survey: Survey, side: str, wave: Wave | None = None) -> list[str]:
+    items = items_of(session, survey, wave)
     segments = [f"segment:{attribute.name}" for attribute in declared(session, survey, side)]
     first = ["response", "submitted_on", "language"] if side == "customer" else ["submitted_on"]
     return [*first, *segments, *(item.key for item in items)]
@@ -35,7 +35,7 @@ def export_columns(session: Session, survey: Survey, side: str) -> list[str]:
 
 def _rows(session: Session, survey: Survey, wave: Wave, side: str) -> Iterator[dict[str, object]]:
     """One dict per response, in the order stored, with its answers and segment values."""
-    items = {item.id: item for item in items_of(session, survey)}
+    items = {item.id: item for item in items_of(session, survey, wave)}
     attributes = {attribute.id: attribute.name for attribute in declared(session, survey, side)}
     responses = session.exec(
         select(Response).where(Response.wave_id == wave.id, Response.side == side).order_by(Response.id)
@@ -72,7 +72,7 @@ def export_responses(
     session: Session, survey: Survey, wave: Wave, side: str, threshold: int, verbatim_threshold: int
 ) -> str:
     """The wave's responses of one side as CSV text."""
-    columns = export_columns(session, survey, side)
+    columns = export_columns(session, survey, side, wave)
     rows = list(_rows(session, survey, wave, side))
     if side == "employee":
         if len(rows) < threshold:
@@ -82,7 +82,7 @@ def export_responses(
             )
         segment_columns = [column for column in columns if column.startswith("segment:")]
         combinations = Counter(tuple(row.get(column, "") for column in segment_columns) for row in rows)
-        text_items = [item.key for item in items_of(session, survey) if SCALES[item.scale].is_text]
+        text_items = [item.key for item in items_of(session, survey, wave) if SCALES[item.scale].is_text]
         for row in rows:
             if combinations[tuple(row.get(column, "") for column in segment_columns)] < threshold:
                 for column in segment_columns:

@@ -382,7 +382,7 @@ def import_responses(session: Session, survey: Survey, wave: Wave, side: str, te
         raise ImportRefused(problems.found or ["line 1: the file is empty; its first line must name the columns"])
     segments = _segments_of_side(session, survey, side)
     other_segments = _segments_of_side(session, survey, _other_side(side))
-    columns = _read_header(header[1], items_of(session, survey), segments, other_segments, side, problems)
+    columns = _read_header(header[1], items_of(session, survey, wave), segments, other_segments, side, problems)
     rows, line = _check_rows(records, columns, problems)
     if problems.found:
         if problems.full:

@@ -42,14 +42,24 @@ class Survey(SQLModel, table=True):
     title_fr: str = Field(max_length=200)
     default_language: str = Field(default="en", max_length=2)
     created_at: datetime
+    # The version later waves are bound to; it moves on when an answered item changes meaning.
+    version: int = Field(default=1)
 
 
 class Item(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("survey_id", "key", name="uq_item_survey_key"),)
+    """One item of the versions ``first_version`` to ``last_version`` (None: still current).
+
+    An answered item is never reworded or rescaled in place: it is retired and a new item with
+    the same key starts at the next version, so past answers keep the meaning they were given under.
+    """
+
+    __table_args__ = (UniqueConstraint("survey_id", "key", "first_version", name="uq_item_survey_key_version"),)
 
     id: int | None = Field(default=None, primary_key=True)
     survey_id: int = Field(foreign_key="survey.id", index=True, ondelete="CASCADE")
     key: str = Field(max_length=64)
+    first_version: int = Field(default=1)
+    last_version: int | None = None
     position: int
     dimension: str = Field(max_length=64)
     touchpoint: str | None = Field(default=None, max_length=64)
@@ -84,6 +94,8 @@ class Wave(SQLModel, table=True):
     # Looked up by this hash, so that finding a wave by its public link compares no clear token in SQL.
     public_token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime
+    # The survey version the wave asks; fixed once it has responses.
+    version: int = Field(default=1)
 
 
 class Invitation(SQLModel, table=True):

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import yaml
-from sqlmodel import Session, func, select
+from sqlalchemy import or_
+from sqlmodel import Session, select
 
-from perception.models import Item, Response, SegmentAttribute, SegmentValue, Survey, Wave
+from perception.models import Item, Response, ResponseSegment, SegmentAttribute, SegmentValue, Survey, Wave
 from perception.scales import SCALES
 from perception.types import LANGUAGES, SIDES, ScoringModel
 
@@ -274,51 +275,137 @@ def read_definition(text: str, scoring_models: Mapping[str, ScoringModel]) -> Su
     return parse_definition(load_definition_text(text), scoring_models)
 
 
-def survey_has_responses(session: Session, survey: Survey) -> bool:
-    count = session.exec(
-        select(func.count(Response.id)).join(Wave, Wave.id == Response.wave_id).where(Wave.survey_id == survey.id)
-    ).one()
-    return count > 0
+def answered_versions(session: Session, survey: Survey) -> set[int]:
+    """The versions some wave has collected responses under: their items are frozen."""
+    statement = (
+        select(Wave.version)
+        .where(Wave.survey_id == survey.id)
+        .where(Wave.id.in_(select(Response.wave_id)))  # type: ignore[union-attr]
+        .distinct()
+    )
+    return set(session.exec(statement).all())
+
+
+def _new_item(survey: Survey, item: ItemDefinition, position: int, version: int) -> Item:
+    return Item(
+        survey_id=survey.id,
+        key=item.key,
+        first_version=version,
+        position=position,
+        dimension=item.dimension,
+        touchpoint=item.touchpoint,
+        scale=item.scale,
+        model=item.model,
+        required=item.required,
+        customer_en=item.customer.get("en", ""),
+        customer_fr=item.customer.get("fr", ""),
+        employee_en=item.employee.get("en", ""),
+        employee_fr=item.employee.get("fr", ""),
+    )
+
+
+def _meaning(item: Item | ItemDefinition) -> tuple[Any, ...]:
+    """What an answer means: the scale, how it is scored, and the question each side was asked."""
+    if isinstance(item, Item):
+        return (
+            item.scale, item.model,
+            item.customer_en, item.customer_fr, item.employee_en, item.employee_fr,
+        )  # fmt: skip
+    return (
+        item.scale, item.model,
+        item.customer.get("en", ""), item.customer.get("fr", ""),
+        item.employee.get("en", ""), item.employee.get("fr", ""),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What storing a definition did: the version later waves get, and the items it changed."""
+
+    version: int
+    new_version: bool
+    changed: tuple[str, ...] = ()
 
 
 def store_definition(session: Session, definition: SurveyDefinition, replace: bool = False) -> Survey:
-    """Create the survey (or replace its items when no wave has answers yet). Not committed."""
+    """Create the survey, or (with ``replace``) revise it as :func:`revise` does. Not committed."""
     survey = session.exec(select(Survey).where(Survey.slug == definition.slug)).first()
     if survey is not None:
         if not replace:
             raise SurveyFileError([f"a survey with slug {definition.slug!r} exists already"])
-        if survey_has_responses(session, survey):
-            raise SurveyFileError([f"survey {definition.slug!r} has responses; its items cannot be replaced"])
-        for item in session.exec(select(Item).where(Item.survey_id == survey.id)).all():
+        revise(session, survey, definition)
+        return survey
+    survey = Survey(
+        slug=definition.slug,
+        title_en=definition.title.get("en", ""),
+        title_fr=definition.title.get("fr", ""),
+        default_language=definition.default_language,
+        created_at=datetime.now(UTC),
+        version=1,
+    )
+    session.add(survey)
+    session.flush()
+    session.add_all(_new_item(survey, item, position, 1) for position, item in enumerate(definition.items))
+    _store_segments(session, survey, definition.segments)
+    session.flush()
+    return survey
+
+
+def revise(session: Session, survey: Survey, definition: SurveyDefinition) -> Revision:
+    """Make the survey's current version say what ``definition`` says, keeping answered items' meaning.
+
+    An item that has answers (some wave of a version it belongs to has responses) is never
+    changed in meaning in place: when its scale, scoring model or a wording changes, it is retired
+    and a new item with the same key takes its place. Adding or removing items, or changing an
+    answered one, while the current version itself has responses starts a new version: waves
+    already bound to the old one keep asking it, later waves ask the new one. Order, dimension,
+    touchpoint and the required flag change in place: they do not change what an answer means.
+    Not committed.
+    """
+    frozen = answered_versions(session, survey)
+
+    def locked(item: Item) -> bool:
+        last = item.last_version if item.last_version is not None else survey.version
+        return any(item.first_version <= version <= last for version in frozen)
+
+    current = {item.key: item for item in items_of(session, survey)}
+    wanted = {item.key: item for item in definition.items}
+    changed = sorted(key for key in set(current) & set(wanted) if _meaning(current[key]) != _meaning(wanted[key]))
+    structural = bool(changed) or set(current) != set(wanted)
+    new_version = structural and survey.version in frozen
+    cut = survey.version + 1 if new_version else survey.version
+
+    for key, item in current.items():
+        if key in wanted and key not in changed:
+            continue
+        if locked(item):
+            item.last_version = cut - 1
+            session.add(item)
+        else:
             session.delete(item)
-        for attribute in session.exec(select(SegmentAttribute).where(SegmentAttribute.survey_id == survey.id)).all():
-            session.delete(attribute)
-        session.flush()
-    else:
-        survey = Survey(slug=definition.slug, title_en="", title_fr="", created_at=datetime.now(UTC))
+    session.flush()
+    for position, wanted_item in enumerate(definition.items):
+        item = current.get(wanted_item.key)
+        if item is None or wanted_item.key in changed:
+            session.add(_new_item(survey, wanted_item, position, cut))
+            continue
+        item.position = position
+        item.dimension = wanted_item.dimension
+        item.touchpoint = wanted_item.touchpoint
+        item.required = wanted_item.required
+        session.add(item)
+    survey.version = cut
     survey.title_en = definition.title.get("en", "")
     survey.title_fr = definition.title.get("fr", "")
     survey.default_language = definition.default_language
     session.add(survey)
+    _sync_segments(session, survey, definition.segments)
     session.flush()
-    for position, item in enumerate(definition.items):
-        session.add(
-            Item(
-                survey_id=survey.id,
-                key=item.key,
-                position=position,
-                dimension=item.dimension,
-                touchpoint=item.touchpoint,
-                scale=item.scale,
-                model=item.model,
-                required=item.required,
-                customer_en=item.customer.get("en", ""),
-                customer_fr=item.customer.get("fr", ""),
-                employee_en=item.employee.get("en", ""),
-                employee_fr=item.employee.get("fr", ""),
-            )
-        )
-    for side, attributes in definition.segments.items():
+    return Revision(version=cut, new_version=new_version, changed=tuple(changed))
+
+
+def _store_segments(session: Session, survey: Survey, segments: Mapping[str, Mapping[str, tuple[str, ...]]]) -> None:
+    for side, attributes in segments.items():
         for position, (name, values) in enumerate(attributes.items()):
             attribute = SegmentAttribute(survey_id=survey.id, side=side, name=name, position=position)
             session.add(attribute)
@@ -327,8 +414,54 @@ def store_definition(session: Session, definition: SurveyDefinition, replace: bo
                 SegmentValue(attribute_id=attribute.id, value=value, position=index)
                 for index, value in enumerate(values)
             )
+
+
+def _sync_segments(session: Session, survey: Survey, segments: Mapping[str, Mapping[str, tuple[str, ...]]]) -> None:
+    """Add and reorder segment values; remove only those no response carries (refused otherwise)."""
+    problems = []
+    existing = session.exec(select(SegmentAttribute).where(SegmentAttribute.survey_id == survey.id)).all()
+    used = set(
+        session.exec(
+            select(ResponseSegment.value_id)
+            .where(ResponseSegment.attribute_id.in_([attribute.id for attribute in existing]))  # type: ignore[attr-defined]
+            .distinct()
+        ).all()
+    )
+    by_name = {(attribute.side, attribute.name): attribute for attribute in existing}
+    for attribute in existing:
+        wanted = segments.get(attribute.side, {}).get(attribute.name)
+        values = session.exec(select(SegmentValue).where(SegmentValue.attribute_id == attribute.id)).all()
+        for value in values:
+            if wanted is not None and value.value in wanted:
+                continue
+            if value.id in used:
+                problems.append(
+                    f"segments.{attribute.side}.{attribute.name}: value {value.value!r} is carried by responses; "
+                    "it cannot be removed"
+                )
+            else:
+                session.delete(value)
+        if wanted is None and not problems:
+            session.delete(attribute)
+    if problems:
+        raise SurveyFileError(problems)
     session.flush()
-    return survey
+    for side, attributes in segments.items():
+        for position, (name, values) in enumerate(attributes.items()):
+            attribute = by_name.get((side, name))
+            if attribute is None:
+                attribute = SegmentAttribute(survey_id=survey.id, side=side, name=name, position=position)
+            attribute.position = position
+            session.add(attribute)
+            session.flush()
+            known = {
+                value.value: value
+                for value in session.exec(select(SegmentValue).where(SegmentValue.attribute_id == attribute.id)).all()
+            }
+            for index, text in enumerate(values):
+                value = known.get(text) or SegmentValue(attribute_id=attribute.id, value=text, position=index)
+                value.position = index
+                session.add(value)
 
 
 def segments_of(session: Session, survey: Survey) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -345,8 +478,16 @@ def segments_of(session: Session, survey: Survey) -> dict[str, dict[str, tuple[s
     return {side: {name: tuple(values) for name, values in attributes.items()} for side, attributes in segments.items()}
 
 
-def items_of(session: Session, survey: Survey) -> list[Item]:
-    return list(session.exec(select(Item).where(Item.survey_id == survey.id).order_by(Item.position)).all())
+def items_of(session: Session, survey: Survey, wave: Wave | None = None) -> list[Item]:
+    """The items a wave asks (those of the version it is bound to), or the survey's current ones."""
+    version = wave.version if wave is not None else survey.version
+    statement = (
+        select(Item)
+        .where(Item.survey_id == survey.id, Item.first_version <= version)
+        .where(or_(Item.last_version.is_(None), Item.last_version >= version))  # type: ignore[union-attr]
+        .order_by(Item.position, Item.id)  # type: ignore[arg-type]
+    )
+    return list(session.exec(statement).all())
 
 
 def definition_of(session: Session, survey: Survey) -> SurveyDefinition:

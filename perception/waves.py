@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import case
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, func, select
 
-from perception.models import WAVE_KINDS, Invitation, Survey, Wave
+from perception.models import WAVE_KINDS, Invitation, Response, Survey, Wave
 from perception.types import SIDES
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
@@ -71,6 +72,7 @@ def create_wave(
         public_token=public_token,
         public_token_hash=hash_token(public_token),
         created_at=datetime.now(UTC),
+        version=survey.version,
     )
     session.add(wave)
     session.flush()
@@ -78,10 +80,17 @@ def create_wave(
 
 
 def open_wave(wave: Wave) -> None:
+    """Open the wave, bound to the survey's current version unless it has responses already."""
     if wave.state == "open":
         raise WaveError(f"wave {wave.name!r} is open already")
     if wave.closes_on and wave.closes_on < today():
         raise WaveError(f"wave {wave.name!r} closed on {wave.closes_on.isoformat()}; change its dates first")
+    session = object_session(wave)
+    if session is not None:
+        survey = session.get(Survey, wave.survey_id)
+        answered = session.exec(select(func.count(Response.id)).where(Response.wave_id == wave.id)).one()
+        if survey is not None and not answered:
+            wave.version = survey.version
     wave.state = "open"
 
 

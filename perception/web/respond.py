@@ -104,7 +104,7 @@ def _answer(
             _("This survey is not open"),
             _("This survey is not accepting answers at the moment. Thank you for your time."),
         )
-    items = items_of(session, survey)
+    items = items_of(session, survey, wave)
     # Employees pick their own segment values from lists; customers' come with their link (not typed).
     segments = declared(session, survey, "employee") if side == "employee" else []
     form = build_form(items, side, lang, segments)

@@ -335,10 +335,9 @@ def report(slug: str, name: str) -> tuple[str, int]:
     session = get_session()
     segments = {side: declared(session, survey, side) for side in SIDES}
     chosen = {(segment.side, segment.name): segment.value for segment in report.filters}
-    priorities = importance(session, report.wave, items_of(session, survey), report, report.filters)
-    history = trend(
-        session, survey, items_of(session, survey), _registries().scoring_models, report.threshold, until=report
-    )
+    wave_items = items_of(session, survey, report.wave)
+    priorities = importance(session, report.wave, wave_items, report, report.filters)
+    history = trend(session, survey, wave_items, _registries().scoring_models, report.threshold, until=report)
     earlier_waves = [point.wave for point in history[0].points] if history and len(history[0].points) > 1 else []
     language = current_locale()
     # The charts travel inside the page, so that the figures are computed once per look at it.
@@ -370,7 +369,7 @@ def groups(slug: str, name: str) -> tuple[str, int]:
         abort(400, "choose what to compare: ?by=employee:NAME or ?by=customer:NAME")
     try:
         result = breakdown(
-            session, survey, wave, items_of(session, survey), _registries().scoring_models,
+            session, survey, wave, items_of(session, survey, wave), _registries().scoring_models,
             current_app.config["REPORTING_THRESHOLD"], side, attribute,
         )  # fmt: skip
     except SegmentError as error:
@@ -422,7 +421,7 @@ def _report_for(slug: str, name: str, segment_args: list[str]) -> GapReport:
         session,
         survey,
         wave,
-        items_of(session, survey),
+        items_of(session, survey, wave),
         _registries().scoring_models,
         current_app.config["REPORTING_THRESHOLD"],
         resolve(session, survey, wanted),
@@ -450,7 +449,7 @@ def priority_chart(slug: str, name: str) -> Response:
     """Importance against gap: the quadrant of what to fix first."""
     report = _requested_report(slug, name)
     session = get_session()
-    priorities = importance(session, report.wave, items_of(session, report.survey), report, report.filters)
+    priorities = importance(session, report.wave, items_of(session, report.survey, report.wave), report, report.filters)
     return _svg(priority_chart_svg(report, priorities, current_locale()))
 
 
@@ -492,7 +491,7 @@ def board_pack(slug: str, name: str) -> Response:
     report = _requested_report(slug, name)
     language = current_locale()
     session = get_session()
-    priorities = importance(session, report.wave, items_of(session, report.survey), report, report.filters)
+    priorities = importance(session, report.wave, items_of(session, report.survey, report.wave), report, report.filters)
     priority_map = priority_chart_svg(report, priorities, language) if priorities else None
     pdf = board_pack_pdf(report, gap_chart(report, language), language, priority_map)
     record(session, current_user, "report.export", f"{report.survey.slug} / {report.wave.name}", {"format": "pdf"})

@@ -93,7 +93,7 @@ def report(slug: str, name: str, query: ReportQuery) -> dict:
     try:
         filters = resolve(session, survey, [parse_filter(text) for text in query.segment])
         built = gap_report(
-            session, survey, wave, items_of(session, survey),
+            session, survey, wave, items_of(session, survey, wave),
             current_app.extensions["perception"].registries.scoring_models,
             current_app.config["REPORTING_THRESHOLD"], filters,
         )  # fmt: skip
