@@ -8,6 +8,7 @@ from perception.alerts import alert_thresholds, open_alert
 from perception.app import create_app
 from perception.hookspecs import hookimpl
 from perception.mail import MailError, build_message, mail_configured, mail_connection, render_mail, send_mail
+from perception.sms import SmsError, plain, send_sms, sms_length
 from perception.statistics import (
     GapTest,
     benjamini_hochberg,
@@ -47,6 +48,7 @@ __all__ = [
     "ResponseSubmitted",
     "Score",
     "ScoringModel",
+    "SmsError",
     "SurveyTemplate",
     "WaveOpened",
     "alert_thresholds",
@@ -63,9 +65,12 @@ __all__ = [
     "mann_whitney",
     "nps_difference",
     "open_alert",
+    "plain",
     "recode",
     "render_mail",
     "send_mail",
+    "send_sms",
+    "sms_length",
     "two_proportions",
     "welch",
 ]

@@ -128,6 +128,30 @@ def _seconds(name: str, raw: Any) -> float:
     return value
 
 
+def _url(name: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if value and not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{PREFIX}{name} must start with http:// or https://, not {value!r}")
+    return value
+
+
+def _header(name: str, raw: Any) -> str:
+    value = str(raw).strip()
+    header, sep, content = value.partition(":")
+    if value and (not sep or not header.strip() or not content.strip() or any(c in value for c in "\r\n")):
+        raise SettingsError(f"{PREFIX}{name} must read 'Name: value', e.g. 'Authorization: Bearer KEY'")
+    return value
+
+
+def _sms_body(name: str, raw: Any) -> str:
+    from perception.sms import check_body_template
+
+    try:
+        return check_body_template(str(raw))
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}{name} {error}") from None
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -176,6 +200,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+SETTINGS += (
+    Setting("SMS_BACKEND", _choice("none", "console", "http"), "none (default), console (log only) or http."),
+    Setting("SMS_URL", _url, "The SMS gateway's URL, posted a JSON body (with PERCEPTION_SMS_BACKEND=http)."),
+    Setting("SMS_AUTH_HEADER", _header, "Header sent to the gateway, e.g. 'Authorization: Bearer KEY'."),
+    Setting("SMS_BODY", _sms_body, "JSON body template with {to}, {text} and {sender} in string values."),
+    Setting("SMS_SENDER", _text, "Sender name or number the gateway shows."),
+    Setting("SMS_TIMEOUT", _seconds, "Seconds to wait for the gateway before giving up (default 10)."),
+)
+
 SMTP_DEFAULT_PORTS: Mapping[str, int] = {"none": 25, "starttls": 587, "tls": 465}
 
 DEFAULTS: Mapping[str, Any] = {
@@ -201,6 +234,12 @@ DEFAULTS: Mapping[str, Any] = {
     "REMINDER_DAYS": 3,
     "DISPATCH_BATCH": 100,
     "DISPATCH_STALE_SECONDS": 600,
+    "SMS_BACKEND": "none",
+    "SMS_URL": "",
+    "SMS_AUTH_HEADER": "",
+    "SMS_BODY": '{"to": "{to}", "text": "{text}", "from": "{sender}"}',
+    "SMS_SENDER": "",
+    "SMS_TIMEOUT": 10.0,
 }
 
 
@@ -217,7 +256,13 @@ def read_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
         else:
             values[key] = raw
     _check_mail(values)
+    _check_sms(values)
     return values
+
+
+def _check_sms(values: dict[str, Any]) -> None:
+    if values["SMS_BACKEND"] == "http" and not values["SMS_URL"]:
+        raise SettingsError(f"{PREFIX}SMS_BACKEND is http: set {PREFIX}SMS_URL, the gateway's address")
 
 
 def _check_mail(values: dict[str, Any]) -> None:
