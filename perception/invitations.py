@@ -394,3 +394,107 @@ def progress(session: Session, wave: Wave) -> list[Progress]:
             )
         )
     return result
+
+
+@dataclass(frozen=True)
+class SingleInvitation:
+    dispatch: Dispatch
+    contact_id: int
+    state: str  # "pending" (queued to send) or "skipped"
+    reason: str | None
+
+
+def invite_one(
+    app: Flask,
+    session: Session,
+    wave: Wave,
+    side: str,
+    channel: Channel,
+    email: str | None = None,
+    phone: str | None = None,
+    language: str | None = None,
+    segments: Mapping[str, str] | None = None,
+) -> SingleInvitation:
+    """One invitation, for a hot survey triggered by another system right after an interaction.
+
+    The contact is found by address, or added; the same rules as a wave's sending apply (consent,
+    contact frequency). Segment values (the touchpoint among them) are checked against the wave's
+    survey and carried to the response. The caller commits, then hands the dispatch to the queue.
+    """
+    from perception.contacts import ContactError, normalise_email, normalise_language, normalise_phone
+
+    if side not in SIDES:
+        raise InvitationError(f"side must be customer or employee, not {side!r}")
+    if wave.state != "open":
+        raise InvitationError(f"wave {wave.name!r} is not open")
+    if not app.config.get("BASE_URL"):
+        raise InvitationError("set PERCEPTION_BASE_URL: the links in messages need the public address of the site")
+    _address_column(channel)
+    try:
+        email = normalise_email(email) if email else None
+        phone = normalise_phone(phone) if phone else None
+        language = normalise_language(language) if language else None
+    except ContactError as error:
+        raise InvitationError(str(error)) from None
+    needed = email if channel.address_kind == "email" else phone
+    if not needed:
+        raise InvitationError(f"the {channel.name} channel needs the contact's {channel.address_kind}")
+    if segments and side == "employee":
+        raise InvitationError("an employee invitation carries no segment values: employees choose their own")
+    resolved = customer_segments(session, wave, segments or {})
+    now = datetime.now(UTC)
+    contact = None
+    if email:
+        contact = session.exec(select(Contact).where(Contact.kind == side, Contact.email == email)).first()
+    if contact is None and phone:
+        contact = session.exec(select(Contact).where(Contact.kind == side, Contact.phone == phone)).first()
+    if contact is None:
+        contact = Contact(kind=side, email=email, phone=phone, language=language or "en", created_at=now)
+        session.add(contact)
+    else:
+        contact.email = contact.email or email
+        contact.phone = contact.phone or phone
+        contact.language = language or contact.language
+    session.flush()
+    dispatch = Dispatch(wave_id=wave.id, side=side, channel=channel.name, purpose="invite", created_at=now)
+    session.add(dispatch)
+    session.flush()
+    reason = None
+    already = session.exec(
+        select(func.count(ContactInvitation.invitation_id))
+        .join(Invitation, Invitation.id == ContactInvitation.invitation_id)
+        .where(ContactInvitation.contact_id == contact.id, Invitation.wave_id == wave.id)
+    ).one()
+    last = contact.last_invited_at
+    if contact.unsubscribed_at is not None:
+        reason = "unsubscribed"
+    elif (
+        last is not None
+        and (last if last.tzinfo else last.replace(tzinfo=UTC)) >= now - timedelta(days=frequency_days(app, wave))
+    ) or already:
+        reason = "recent"
+    if reason is not None:
+        session.add(DispatchItem(dispatch_id=dispatch.id, contact_id=contact.id, state="skipped", reason=reason))
+        session.flush()
+        return SingleInvitation(dispatch, contact.id, "skipped", reason)  # type: ignore[arg-type]
+    salt = secrets.token_urlsafe(16)
+    invitation = Invitation(
+        wave_id=wave.id, side=side, token_hash=hash_token(invitation_token(app.config["SECRET_KEY"], salt)),
+        created_at=now, expires_at=now + timedelta(days=int(app.config["LINK_DAYS"])), used=False,
+    )  # fmt: skip
+    session.add(invitation)
+    session.flush()
+    session.add(ContactInvitation(invitation_id=invitation.id, contact_id=contact.id, channel=channel.name, salt=salt))  # type: ignore[arg-type]
+    session.add_all(
+        InvitationSegment(invitation_id=invitation.id, attribute_id=attribute_id, value_id=value_id)  # type: ignore[arg-type]
+        for attribute_id, value_id in resolved.items()
+    )
+    session.add(
+        DispatchItem(
+            dispatch_id=dispatch.id, invitation_id=invitation.id, contact_id=contact.id, state="pending",
+            attempts=0, next_attempt_at=now,
+        )
+    )  # fmt: skip
+    contact.last_invited_at = now
+    session.flush()
+    return SingleInvitation(dispatch, contact.id, "pending", None)  # type: ignore[arg-type]
