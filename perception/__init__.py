@@ -30,6 +30,7 @@ from perception.types import (
     ResponseSubmitted,
     Score,
     ScoringModel,
+    StoryPublished,
     SurveyTemplate,
     WaveOpened,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Score",
     "ScoringModel",
     "SmsError",
+    "StoryPublished",
     "SurveyTemplate",
     "WaveOpened",
     "alert_thresholds",

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         Channel,
         ResponseSubmitted,
         ScoringModel,
+        StoryPublished,
         SurveyTemplate,
         WaveOpened,
     )
@@ -61,6 +62,11 @@ def perception_wave_opened(app: Flask, event: WaveOpened) -> None:
 @hookspec
 def perception_alert_opened(app: Flask, event: AlertOpened) -> None:
     """React to an alert being opened: notify its owner, post it elsewhere (runs on the task queue)."""
+
+
+@hookspec
+def perception_story_published(app: Flask, event: StoryPublished) -> None:
+    """React to a best-failure story being published (runs on the task queue)."""
 
 
 def hook_names() -> list[str]:

@@ -433,3 +433,61 @@ class SignInThrottle(SQLModel, table=True):
     failures: int = Field(default=0)
     window_started_at: datetime
     locked_until: datetime | None = None
+
+
+class Story(SQLModel, table=True):
+    """A best failure: a customer's problem turned into an exceptional experience by someone's initiative."""
+
+    __table_args__ = (
+        CheckConstraint("state IN ('draft', 'submitted', 'published', 'archived')", name="state"),
+        Index("ix_story_state_published_at", "state", "published_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int | None = Field(default=None, foreign_key="account.id", index=True, ondelete="SET NULL")
+    title: str = Field(max_length=200)
+    problem: str = Field(sa_column=Column(Text, nullable=False))
+    action: str = Field(sa_column=Column(Text, nullable=False))
+    outcome: str = Field(sa_column=Column(Text, nullable=False))
+    lesson: str = Field(sa_column=Column(Text, nullable=False))
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", ondelete="SET NULL")
+    touchpoint: str | None = Field(default=None, max_length=64)
+    dimension: str | None = Field(default=None, max_length=64)
+    state: str = Field(default="draft", max_length=16)
+    created_at: datetime
+    submitted_at: datetime | None = None
+    published_at: datetime | None = None
+    published_by: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+
+
+class StoryPerson(SQLModel, table=True):
+    """A colleague the author names in the story, whom readers can thank."""
+
+    __tablename__ = "story_person"
+
+    story_id: int = Field(foreign_key="story.id", primary_key=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
+
+
+class StoryApplause(SQLModel, table=True):
+    """One colleague's applause for a story: once each."""
+
+    __tablename__ = "story_applause"
+
+    story_id: int = Field(foreign_key="story.id", primary_key=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
+    at: datetime
+
+
+class StoryThanks(SQLModel, table=True):
+    """A colleague thanks someone in a story for one of the six pillars (recognition)."""
+
+    __tablename__ = "story_thanks"
+    __table_args__ = (UniqueConstraint("story_id", "from_id", "to_id", name="uq_story_thanks_story_from_to"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="story.id", index=True, ondelete="CASCADE")
+    from_id: int = Field(foreign_key="account.id", ondelete="CASCADE")
+    to_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    pillar: str = Field(max_length=32)
+    at: datetime

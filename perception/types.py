@@ -185,3 +185,15 @@ class AlertOpened:
     opened_at: datetime
     due_at: datetime
     owner_email: str | None = None
+
+
+@dataclass(frozen=True)
+class StoryPublished:
+    """A lead published a best-failure story; it names no customer beyond what the story says."""
+
+    story_id: int
+    title: str
+    touchpoint: str | None
+    dimension: str | None
+    alert_id: int | None
+    published_at: datetime

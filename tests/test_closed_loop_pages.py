@@ -49,4 +49,17 @@ def test_a_customer_asks_to_be_called_back_and_a_lead_handles_the_alert(
     page.get_by_role("button", name="Close the alert").click()
     page.wait_for_selector("text=The alert is closed.")
     assert violations(page) == [], "closed alert"
+    page.get_by_role("link", name="Tell this story").click()
+    assert violations(page) == [], "story form"
+    page.get_by_label("Title").fill("Called back within the hour")
+    for label, text in (("The problem", "Billed twice."), ("What was done", "Refunded at once."),
+                        ("The outcome", "She stayed."), ("The lesson", "Call back the same day.")):  # fmt: skip
+        page.get_by_label(label).fill(text)
+    page.get_by_role("button", name="Send for review").click()
+    page.get_by_role("button", name="Publish").click()
+    page.wait_for_selector("text=The story is published.")
+    assert violations(page) == [], "published story"
+    page.goto("/stories/")
+    assert page.get_by_role("link", name="Called back within the hour").is_visible()
+    assert violations(page) == [], "stories"
     context.close()

@@ -9,7 +9,7 @@ from perception.hookspecs import hookimpl
 
 @hookimpl
 def perception_register_blueprints(app: Flask) -> list[Blueprint]:
-    from perception.web import accounts, alerts, api, audit, auth, home, respond, surveys
+    from perception.web import accounts, alerts, api, audit, auth, home, respond, stories, surveys
 
     return [
         auth.blueprint,
@@ -20,4 +20,5 @@ def perception_register_blueprints(app: Flask) -> list[Blueprint]:
         api.blueprint,
         audit.blueprint,
         alerts.blueprint,
+        stories.blueprint,
     ]

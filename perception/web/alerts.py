@@ -232,7 +232,7 @@ def show(alert_id: int) -> str | WerkzeugResponse | tuple[str, int]:
         close_form=close_form,
         action_form=action_form,
         scales=SCALES,
-        story_url=None,
+        story_url=url_for("stories.new", alert=alert.id),
     ), status
 
 
