@@ -8,6 +8,7 @@ from perception.alerts import alert_thresholds, open_alert
 from perception.app import create_app
 from perception.hookspecs import hookimpl
 from perception.mail import MailError, build_message, mail_configured, mail_connection, render_mail, send_mail
+from perception.posters import poster_pdf, qr_data_uri, qr_svg
 from perception.sms import SmsError, plain, send_sms, sms_length
 from perception.statistics import (
     GapTest,
@@ -68,6 +69,9 @@ __all__ = [
     "nps_difference",
     "open_alert",
     "plain",
+    "poster_pdf",
+    "qr_data_uri",
+    "qr_svg",
     "recode",
     "render_mail",
     "send_mail",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -17,8 +17,10 @@ from perception.db import get_session
 from perception.dispatch import start_dispatch
 from perception.invitations import InvitationError, Sample, plan_invitations, plan_reminders, progress
 from perception.models import Survey, Wave
+from perception.posters import poster_pdf, qr_svg
+from perception.types import LANGUAGES
 from perception.waves import find_survey, find_wave
-from perception.web.helpers import current_locale
+from perception.web.helpers import current_locale, localized
 
 blueprint = Blueprint("dispatch", __name__, url_prefix="/surveys")
 SIDE_CHOICES = [SelectChoice("customer", _l("Customers")), SelectChoice("employee", _l("Employees"))]
@@ -72,6 +74,14 @@ def _wave(slug: str, name: str) -> tuple[Survey, Wave]:
     return survey, wave
 
 
+def public_link(wave: Wave) -> str:
+    """The wave's public customer link, at the public address when one is set."""
+    base = current_app.config.get("BASE_URL")
+    if base:
+        return base + url_for("respond.public", token=wave.public_token)
+    return url_for("respond.public", token=wave.public_token, _external=True)
+
+
 def _page(survey: Survey, wave: Wave, invite: InviteForm, remind: RemindForm, status: int = 200):  # type: ignore[no-untyped-def]
     rows = progress(get_session(), wave)
     return render_template(
@@ -84,7 +94,28 @@ def _page(survey: Survey, wave: Wave, invite: InviteForm, remind: RemindForm, st
         remind_form=remind,
         skip_labels=SKIP_LABELS,
         channels=current_app.extensions["perception"].registries.channels,
+        public_link=public_link(wave),
     ), status
+
+
+@blueprint.route("/<slug>/waves/<name>/qr.svg")
+@role_required("lead")
+def qr_code(slug: str, name: str) -> Response:
+    _survey, wave = _wave(slug, name)
+    return Response(qr_svg(public_link(wave)), mimetype="image/svg+xml")
+
+
+@blueprint.route("/<slug>/waves/<name>/poster.pdf")
+@role_required("lead")
+def poster(slug: str, name: str) -> Response:
+    survey, wave = _wave(slug, name)
+    language = request.args.get("language") if request.args.get("language") in LANGUAGES else current_locale()
+    title = getattr(survey, f"title_{language}", "") or localized(survey, "title")
+    return Response(
+        poster_pdf(public_link(wave), title, language),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{survey.slug}-poster-{language}.pdf"'},
+    )
 
 
 @blueprint.route("/<slug>/waves/<name>/sending")
