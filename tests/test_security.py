@@ -20,7 +20,7 @@ from tests.conftest import PASSWORD, make_account, post_form
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 # Mail is read in mail clients, which ignore stylesheets; the board pack is read by WeasyPrint only.
-NOT_SERVED_AS_PAGES = ("mail/", "board_pack.html")
+NOT_SERVED_AS_PAGES = ("mail/", "board_pack.html", "dispatch/poster.html")  # rendered to PDF or email
 
 
 def test_every_page_carries_the_security_headers(app: Flask) -> None:
