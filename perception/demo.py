@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -18,7 +18,18 @@ from sqlmodel import Session, select
 
 from perception.accounts import create_account
 from perception.db import session_scope
-from perception.models import Account, Answer, Item, Response, ResponseSegment
+from perception.models import (
+    Account,
+    Alert,
+    Answer,
+    CallbackRequest,
+    Item,
+    Response,
+    ResponseSegment,
+    Story,
+    StoryPerson,
+    Wave,
+)
 from perception.scales import SCALES
 from perception.segments import DeclaredAttribute, declared
 from perception.surveys import items_of, parse_definition, store_definition
@@ -153,6 +164,86 @@ def _credentials(app: Flask) -> dict[str, str]:
     return known
 
 
+# The closed loop of the latest wave: (status, hours since opened, resolution, kept, contact).
+DEMO_ALERTS = (
+    (
+        "resolved",
+        30,
+        "Rappelée le jour même ; frais remboursés et conseiller attitré désigné.",
+        True,
+        ("phone", "06 12 34 56 78"),
+    ),
+    ("in_progress", 20, None, None, ("email", "client.mecontent@example.com")),
+    ("open", 60, None, None, None),
+    ("closed_without_contact", 70, "Aucune coordonnée laissée ; remonté à l'équipe crédit.", None, None),
+)
+DEMO_STORIES = (
+    (
+        "Le prêt débloqué un samedi",
+        "Empathy",
+        "Une cliente devait signer l'achat de sa maison le lundi ; son prêt était bloqué par une pièce manquante.",
+        "Sami a repéré l'alerte vendredi soir, a appelé la cliente samedi et obtenu la pièce auprès du notaire.",
+        "Le prêt a été débloqué à temps ; la cliente a écrit pour remercier l'agence.",
+        "Une alerte lue le jour même vaut mieux qu'un processus parfait lu le lundi.",
+    ),
+    (
+        "Trois appels pour un même dossier",
+        "Resolution",
+        "Un client a dû raconter trois fois son litige de carte à trois conseillers différents.",
+        "Claire a pris le dossier en main, l'a résolu en un appel et a ajouté une note partagée.",
+        "Le client a été remboursé en 48 heures et recommande désormais l'agence.",
+        "Le dossier suit le client, pas l'inverse : la note partagée est devenue la règle.",
+    ),
+)
+
+
+def _seed_closed_loop(session: Session, wave: Wave, items: list[Item]) -> None:
+    """A few alerts on the latest wave's detractors, and best-failure stories told from them."""
+    recommend = next((item for item in items if item.scale == "nps"), None)
+    if recommend is None:
+        return
+    detractors = session.exec(
+        select(Answer.response_id)
+        .where(Answer.wave_id == wave.id, Answer.item_id == recommend.id, Answer.side == "customer", Answer.value <= 6)  # type: ignore[operator]
+        .order_by(Answer.response_id)
+        .limit(len(DEMO_ALERTS))
+    ).all()
+    lead = session.exec(select(Account).where(Account.role == "lead")).first()
+    employee = session.exec(select(Account).where(Account.role == "employee")).first()
+    now = datetime.now(UTC)
+    alerts = []
+    for response_id, (status, hours, resolution, kept, contact) in zip(detractors, DEMO_ALERTS, strict=False):
+        value = session.exec(
+            select(Answer.value).where(Answer.response_id == response_id, Answer.item_id == recommend.id)
+        ).one()
+        opened = now - timedelta(hours=hours)
+        closed = opened + timedelta(hours=hours // 2) if status in ("resolved", "closed_without_contact") else None
+        alert = Alert(
+            kind="answer", survey_id=wave.survey_id, wave_id=wave.id, item_id=recommend.id,  # type: ignore[arg-type]
+            response_id=response_id, value=value, touchpoint=recommend.touchpoint, dimension=recommend.dimension,
+            status=status, owner_id=lead.id if lead and status != "open" else None, opened_at=opened,
+            due_at=opened + timedelta(hours=48), closed_at=closed, resolution=resolution, customer_kept=kept,
+            minutes_to_close=(hours // 2) * 60 if closed else None,
+        )  # fmt: skip
+        session.add(alert)
+        if contact is not None:
+            session.add(CallbackRequest(response_id=response_id, how=contact[0], address=contact[1]))
+        alerts.append(alert)
+    session.flush()
+    for index, (title, dimension, problem, action, outcome, lesson) in enumerate(DEMO_STORIES):
+        story = Story(
+            author_id=(employee or lead).id if (employee or lead) else None, title=title, problem=problem,
+            action=action, outcome=outcome, lesson=lesson, dimension=dimension, state="published",
+            alert_id=alerts[0].id if index == 0 and alerts else None, touchpoint=recommend.touchpoint,
+            created_at=now - timedelta(days=3), submitted_at=now - timedelta(days=2),
+            published_at=now - timedelta(days=1, hours=index), published_by=lead.id if lead else None,
+        )  # fmt: skip
+        session.add(story)
+        session.flush()
+        if lead is not None:
+            session.add(StoryPerson(story_id=story.id, account_id=lead.id))  # type: ignore[arg-type]
+
+
 def seed_demo(app: Flask) -> list[tuple[str, str, str]]:
     """Create what is missing of the demo; return (role, email, password) for each account."""
     passwords = _credentials(app)
@@ -189,4 +280,5 @@ def seed_demo(app: Flask) -> list[tuple[str, str, str]]:
                 for side, count in (("customer", customers), ("employee", employees)):
                     segments = declared(session, survey, side)
                     _seed_answers(session, wave.id, items, side, count, day, index, rng, segments)
+            _seed_closed_loop(session, wave, items)
     return [(role, email, passwords[email]) for role, email, _ in ROLE_ACCOUNTS]

@@ -206,3 +206,14 @@ def test_a_story_linked_to_an_unknown_alert_is_refused(app: Flask) -> None:
     with session_scope(app) as session:
         assert session.exec(select(Alert)).all() == []
     assert stories(app) == []
+
+
+def test_the_demo_has_alerts_and_published_stories(app: Flask) -> None:
+    assert app.test_cli_runner().invoke(args=["demo", "--no-serve"]).exit_code == 0
+    with session_scope(app) as session:
+        statuses = sorted(alert.status for alert in session.exec(select(Alert)))
+        assert statuses == ["closed_without_contact", "in_progress", "open", "resolved"]
+        assert [story.state for story in session.exec(select(Story))] == ["published", "published"]
+    lead = sign_in(app, "lead")
+    assert "1 overdue" in lead.get("/alerts/").get_data(as_text=True)
+    assert "Le prêt débloqué un samedi" in lead.get("/stories/").get_data(as_text=True)
