@@ -402,6 +402,52 @@ def export_responses_command(slug: str, wave_name: str, side: str, output: click
     output.write(text)
 
 
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(file: Path) -> None:
+    """Copy the SQLite database to FILE while the app keeps serving (PostgreSQL: pg_dump, see README)."""
+    from perception.backup import BackupError, backup
+
+    app = _ready_app()
+    try:
+        info = backup(app, file)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    with session_scope(app) as session:
+        record(session, None, "database.backup", str(file.resolve()), {"responses": info.responses})
+    click.echo(
+        f"Backup written to {file}: {info.responses} responses, {info.answers} answers (revision {info.revision})"
+    )
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(file: Path, yes: bool) -> None:
+    """Replace the SQLite database with a backup made by `perception backup` (PostgreSQL: see README)."""
+    from perception.backup import BackupError, check_backup, is_sqlite, pg_dump_hint, restore
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not is_sqlite(app):
+        raise click.ClickException(pg_dump_hint(app))
+    try:
+        info = check_backup(app, file)
+        if not yes:
+            click.confirm(
+                f"Replace everything in {app.config['DATABASE_URL']} with the backup of {info.made_at} "
+                f"({info.responses} responses)?",
+                abort=True,
+            )
+        restore(app, file)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    with session_scope(app) as session:
+        record(session, None, "database.restore", str(file.resolve()), {"made_at": info.made_at})
+    click.echo(f"Restored {file} (made {info.made_at}): {info.responses} responses, {info.answers} answers")
+
+
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext
@@ -434,6 +480,8 @@ def perception_register_commands(cli: click.Group) -> None:
         import_responses_command,
         export_responses_command,
         plugins_command,
+        backup_command,
+        restore_command,
     ):
         cli.add_command(command)
 
