@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from perception.types import (
         AlertOpened,
         Channel,
+        IdeaStateChanged,
         ResponseSubmitted,
         ScoringModel,
         StoryPublished,
@@ -67,6 +68,11 @@ def perception_alert_opened(app: Flask, event: AlertOpened) -> None:
 @hookspec
 def perception_story_published(app: Flask, event: StoryPublished) -> None:
     """React to a best-failure story being published (runs on the task queue)."""
+
+
+@hookspec
+def perception_idea_state_changed(app: Flask, event: IdeaStateChanged) -> None:
+    """React to a lead's decision on an idea, once committed (runs on the task queue)."""
 
 
 def hook_names() -> list[str]:

@@ -491,3 +491,113 @@ class StoryThanks(SQLModel, table=True):
     to_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
     pillar: str = Field(max_length=32)
     at: datetime
+
+
+# The idea box: ideas, their supports and pairwise comparisons, leads' decisions, reports, and the
+# notifications that tell authors and supporters what became of an idea.
+
+IDEA_STATES: tuple[str, ...] = (
+    "submitted",
+    "under_review",
+    "accepted",
+    "in_progress",
+    "implemented",
+    "declined",
+    "merged",
+)
+IDEA_MODERATION: tuple[str, ...] = ("visible", "pending", "removed")
+
+
+class Idea(SQLModel, table=True):
+    """An employee's suggestion. An anonymous idea has no author, and its day is its only time."""
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('submitted', 'under_review', 'accepted', 'in_progress', 'implemented', 'declined', 'merged')",
+            name="state",
+        ),
+        CheckConstraint("moderation IN ('visible', 'pending', 'removed')", name="moderation"),
+        CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_itself"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=160)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    author_id: int | None = Field(default=None, foreign_key="account.id", index=True, ondelete="SET NULL")
+    survey_id: int | None = Field(default=None, foreign_key="survey.id", index=True, ondelete="SET NULL")
+    item_id: int | None = Field(default=None, foreign_key="item.id", index=True, ondelete="SET NULL")
+    dimension: str | None = Field(default=None, max_length=64, index=True)
+    touchpoint: str | None = Field(default=None, max_length=64)
+    state: str = Field(default="submitted", max_length=16, index=True)
+    moderation: str = Field(default="visible", max_length=8)
+    merged_into_id: int | None = Field(default=None, foreign_key="idea.id", ondelete="SET NULL")
+    created_on: date
+
+
+class IdeaSupport(SQLModel, table=True):
+    __tablename__ = "idea_support"
+
+    idea_id: int = Field(foreign_key="idea.id", primary_key=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", primary_key=True, index=True, ondelete="CASCADE")
+    created_at: datetime
+
+
+class IdeaComparison(SQLModel, table=True):
+    """One answer to "which of these two ideas would help customers more?"; it names no voter."""
+
+    __tablename__ = "idea_comparison"
+    __table_args__ = (CheckConstraint("winner_id <> loser_id", name="two_ideas"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    winner_id: int = Field(foreign_key="idea.id", index=True, ondelete="CASCADE")
+    loser_id: int = Field(foreign_key="idea.id", index=True, ondelete="CASCADE")
+    created_on: date
+
+
+class IdeaDecision(SQLModel, table=True):
+    """A lead's change of an idea's state, with the official answer given to its followers."""
+
+    __tablename__ = "idea_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idea_id: int = Field(foreign_key="idea.id", index=True, ondelete="CASCADE")
+    lead_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    from_state: str = Field(max_length=16)
+    to_state: str = Field(max_length=16)
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class IdeaReport(SQLModel, table=True):
+    """A report of an idea to the moderators; one per account and idea."""
+
+    __tablename__ = "idea_report"
+    __table_args__ = (UniqueConstraint("idea_id", "account_id", name="uq_idea_report_idea_account"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idea_id: int = Field(foreign_key="idea.id", index=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+    settled: bool = Field(default=False)
+
+
+class Notification(SQLModel, table=True):
+    """A decision on an idea an account follows (as its author or a supporter): shown in the app,
+    and emailed when the account accepts it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    decision_id: int = Field(foreign_key="idea_decision.id", index=True, ondelete="CASCADE")
+    created_at: datetime
+    read_at: datetime | None = None
+    emailed_at: datetime | None = None
+
+
+class NotificationSetting(SQLModel, table=True):
+    """Whether an account accepts notifications by email (in the app they always show)."""
+
+    __tablename__ = "notification_setting"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
+    email: bool = Field(default=False)

@@ -20,6 +20,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "perception.cli",
     "perception.alerts",
     "perception.outreach",
+    "perception.notifications",
 )
 
 

@@ -11,7 +11,13 @@ from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
 EVENT_HOOKS: frozenset[str] = frozenset(
-    {"perception_response_submitted", "perception_wave_opened", "perception_alert_opened", "perception_story_published"}
+    {
+        "perception_response_submitted",
+        "perception_wave_opened",
+        "perception_alert_opened",
+        "perception_story_published",
+        "perception_idea_state_changed",
+    }
 )
 
 

@@ -160,6 +160,24 @@ class ResponseSubmitted:
 
 
 @dataclass(frozen=True)
+class IdeaStateChanged:
+    """A lead decided on an idea: a new state, with the official answer.
+
+    It names no author and no supporter: an anonymous idea has none to name, and the others'
+    followers are the app's to tell.
+    """
+
+    idea_id: int
+    title: str
+    from_state: str
+    to_state: str
+    answer: str
+    decided_on: date
+    merged_into: int | None = None
+    decision_id: int | None = None
+
+
+@dataclass(frozen=True)
 class WaveOpened:
     """A wave was opened for answers."""
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from babel.messages.catalog import Message
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -48,6 +49,14 @@ def test_the_compiled_catalog_matches_the_translations() -> None:
         catalog = read_po(source)
     with (CATALOG / "messages.mo").open("rb") as source:
         compiled = read_mo(source)
-    wanted = {(message.id, message.context): message.string for message in catalog if message.id and not message.fuzzy}
-    found = {(message.id, message.context): message.string for message in compiled if message.id}
+
+    def key(message: Message) -> tuple[object, object]:
+        # Plural messages have a tuple of ids and of strings (a list when read from the .mo).
+        return (tuple(message.id) if isinstance(message.id, list | tuple) else message.id, message.context)
+
+    def strings(message: Message) -> object:
+        return tuple(message.string) if isinstance(message.string, list | tuple) else message.string
+
+    wanted = {key(message): strings(message) for message in catalog if message.id and not message.fuzzy}
+    found = {key(message): strings(message) for message in compiled if message.id}
     assert found == wanted, "messages.mo is stale: run pybabel compile -d perception/translations"

@@ -9,7 +9,7 @@ from perception.hookspecs import hookimpl
 
 @hookimpl
 def perception_register_blueprints(app: Flask) -> list[Blueprint]:
-    from perception.web import accounts, alerts, api, audit, auth, home, respond, stories, surveys
+    from perception.web import accounts, alerts, api, audit, auth, home, ideas, notifications, respond, stories, surveys
 
     return [
         auth.blueprint,
@@ -21,4 +21,6 @@ def perception_register_blueprints(app: Flask) -> list[Blueprint]:
         audit.blueprint,
         alerts.blueprint,
         stories.blueprint,
+        ideas.blueprint,
+        notifications.blueprint,
     ]
