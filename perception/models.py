@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, MetaData, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 # Stable constraint names, so migrations can refer to them on every database.
@@ -139,6 +140,15 @@ class Answer(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("response_id", "item_id", name="uq_answer_response_item"),
         Index("ix_answer_wave_side_item_value", "wave_id", "side", "item_id", "value", "response_id"),
+        # Written answers only (a small part of all answers): verbatims are counted and listed from it.
+        Index(
+            "ix_answer_written",
+            "wave_id",
+            "side",
+            "item_id",
+            sqlite_where=sql_text("text IS NOT NULL"),
+            postgresql_where=sql_text("text IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

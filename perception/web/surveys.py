@@ -58,6 +58,7 @@ from perception.surveys import (
 )
 from perception.tasks import emit
 from perception.types import SIDES, Delivery, WaveOpened
+from perception.verbatims import verbatim_counts, verbatim_page
 from perception.waves import (
     WaveError,
     close_wave,
@@ -350,7 +351,34 @@ def report(slug: str, name: str) -> tuple[str, int]:
         chosen=chosen, refusal=refusal, priorities=priorities, rows={row.item.key: row for row in report.rows},
         charts=charts, earlier_waves=earlier_waves, changes=latest_changes(history) if earlier_waves else [],
         trend_dimensions=dimension_trend(history) if earlier_waves else [],
+        verbatim_counts=verbatim_counts(session, report.wave, report.filters, current_app.config["VERBATIM_THRESHOLD"]),
     ), 422 if refusal else 200  # fmt: skip
+
+
+@blueprint.route("/<slug>/waves/<name>/verbatims")
+@role_required("lead", "leader")
+def verbatims(slug: str, name: str) -> tuple[str, int]:
+    """What respondents wrote, one side at a time, on the report's filters."""
+    survey = _survey_or_404(slug)
+    report = _requested_report(slug, name)
+    session = get_session()
+    side = request.args.get("side", "customer")
+    if side not in SIDES:
+        abort(400, "side must be customer or employee")
+    items = items_of(session, survey)
+    key = request.args.get("item") or None
+    item = next((candidate for candidate in items if candidate.key == key), None)
+    if key is not None and item is None:
+        abort(404)
+    page = request.args.get("page", 1, type=int) or 1
+    shown = verbatim_page(
+        session, report.wave, side, items, report.filters, current_app.config["VERBATIM_THRESHOLD"], page, item
+    )
+    written = [candidate for candidate in items if SCALES[candidate.scale].is_text or candidate.key == key]
+    return render_template(
+        "surveys/verbatims.html", survey=survey, wave=report.wave, report=report, side=side, shown=shown,
+        item=item, items=written, threshold=current_app.config["VERBATIM_THRESHOLD"],
+    ), 200  # fmt: skip
 
 
 def data_uri(svg: str) -> str:
