@@ -441,3 +441,61 @@ def test_followers_who_accept_it_are_told_by_email_in_their_language(app_config:
     with session_scope(app) as session:
         sent = session.exec(select(Notification).where(Notification.emailed_at.is_not(None))).all()
     assert [n.account_id for n in sent] == [account_id(app, "ana@example.com")]
+
+
+# The gap link.
+
+
+def test_an_implemented_idea_shows_its_items_gap_before_and_after(app: Flask, lead: FlaskClient) -> None:
+    from datetime import UTC, date, datetime
+
+    from perception.models import IdeaDecision, Wave
+    from perception.report import gap_report
+    from perception.surveys import items_of
+    from perception.waves import find_survey
+    from tests.test_report import CARING, EASY, FAIR, RECOMMEND, SATISFIED, seed
+
+    before = {"recommend": RECOMMEND, "satisfied": SATISFIED, "easy": EASY, "caring": CARING, "fair": FAIR}
+    # After the idea, customers find it as easy as staff think they do.
+    after = {**before, "easy": {"employee": EASY["employee"], "customer": EASY["employee"] * 4}}
+    seed(app, before, "w1")
+    seed(app, after, "w2")
+    with session_scope(app) as session:
+        survey = find_survey(session, "gaps")
+        waves = {wave.name: wave for wave in session.exec(select(Wave).where(Wave.survey_id == survey.id))}
+        waves["w1"].opens_on, waves["w2"].opens_on = date(2027, 1, 1), date(2027, 4, 1)
+        easy = next(item for item in items_of(session, survey) if item.key == "easy")
+        easy_id = easy.id
+    author = employee_named(app, "ana")
+    idea_id = post(author, "A callback button on the support page", target=f"item:{easy_id}")
+    # The blind spot of the first wave lists the idea that addresses it.
+    report_page = lead.get("/surveys/gaps/waves/w1/report").get_data(as_text=True)
+    assert "Ideas addressing the blind spots" in report_page
+    assert "A callback button on the support page" in report_page
+    for state in ("accepted", "implemented"):
+        decide(lead, idea_id, state, "Done.")
+    with session_scope(app) as session:
+        decision = session.exec(select(IdeaDecision).where(IdeaDecision.to_state == "implemented")).one()
+        decision.created_at = datetime(2027, 2, 15, 9, tzinfo=UTC)
+        models = app.extensions["perception"].registries.scoring_models
+        survey = find_survey(session, "gaps")
+        items = items_of(session, survey)
+        expected = {
+            name: next(
+                row for row in gap_report(session, survey, waves[name], items, models, 5).rows if row.item.id == easy_id
+            )
+            for name in ("w1", "w2")
+        }
+    assert expected["w1"].verdict == "blind_spot" and expected["w2"].verdict != "blind_spot"
+    page = author.get(f"/ideas/{idea_id}").get_data(as_text=True)
+    assert "You said, we did: what changed" in page and "Implemented on 2027-02-15" in page
+    assert "Before: w1" in page and "After: w2" in page
+    from perception.web.helpers import format_score
+
+    with app.test_request_context():
+        for row in expected.values():
+            low, high = row.gap.ci95
+            interval = (
+                f"[{format_score(low, row.model.unit, False, True)}; {format_score(high, row.model.unit, False, True)}]"
+            )
+            assert interval in page

@@ -26,6 +26,7 @@ from perception import ideas
 from perception.accounts import role_required
 from perception.audit import record
 from perception.db import get_session
+from perception.idea_impact import ideas_addressing, impact
 from perception.ideas import IdeaError
 from perception.models import IDEA_STATES, Account, Idea, Item, Survey
 from perception.rich_text import render_markdown
@@ -112,6 +113,8 @@ def new() -> str | WerkzeugResponse:
     db = get_session()
     form = IdeaForm()
     form.target.choices = _target_choices()
+    if request.method == "GET" and request.args.get("target"):
+        form.target.data = request.args["target"]  # from a blind spot on the report
     similar: list[tuple[Idea, float]] | None = None
     if request.method == "POST" and request.form.get("action") == "check":
         # The step that works without JavaScript: show look-alikes before posting.
@@ -187,6 +190,12 @@ def show(idea_id: int) -> str:
         decisions=[(decision, render_markdown(decision.answer), leads.get(decision.lead_id)) for decision in decisions],
         merged_into=db.get(Idea, idea.merged_into_id) if idea.merged_into_id else None,
         reports=ideas.open_reports(db, idea) if _is_lead() else [],
+        impact=impact(
+            db,
+            idea,
+            current_app.extensions["perception"].registries.scoring_models,
+            current_app.config["REPORTING_THRESHOLD"],
+        ),
         action_form=ActionForm(),
         decision_form=decision_form,
         merge_form=MergeForm(prefix="merge"),
@@ -387,6 +396,12 @@ def ranking() -> str:
 @blueprint.app_template_global("idea_state_label")
 def idea_state_label(state: str) -> str:
     return str(IDEA_STATE_LABELS.get(state, state))
+
+
+@blueprint.app_template_global("ideas_addressing_blind_spots")
+def ideas_addressing_blind_spots(report: Any) -> dict[int, list[Idea]]:
+    """For the gap report: the ideas that address each of its blind spots."""
+    return ideas_addressing(get_session(), report.survey, [row.item for row in report.ranked("blind_spot")])
 
 
 @blueprint.app_template_global("unread_notifications")
