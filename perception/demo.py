@@ -23,6 +23,10 @@ from perception.models import (
     Alert,
     Answer,
     CallbackRequest,
+    Idea,
+    IdeaComparison,
+    IdeaDecision,
+    IdeaSupport,
     Item,
     Response,
     ResponseSegment,
@@ -281,4 +285,96 @@ def seed_demo(app: Flask) -> list[tuple[str, str, str]]:
                     segments = declared(session, survey, side)
                     _seed_answers(session, wave.id, items, side, count, day, index, rng, segments)
             _seed_closed_loop(session, wave, items)
+            accounts = {
+                account.role: account.id for account in session.exec(select(Account)) if account.email.endswith(DOMAIN)
+            }
+            _seed_ideas(session, survey.id, accounts)
     return [(role, email, passwords[email]) for role, email, _ in ROLE_ACCOUNTS]
+
+
+# The idea box of the demo: ideas on the blind spots, in French and English, one of them
+# implemented between the two waves, so that its page shows the gap before and after.
+DEMO_IDEAS = (
+    {
+        "title": "Ne plus redemander les justificatifs déjà fournis",
+        "body": "Les clients nous envoient **trois fois** les mêmes pièces. Un dossier partagé entre agence, "
+        "crédit et back-office éviterait de les redemander.",
+        "item": "time_no_repeat",
+        "decisions": (
+            ("under_review", date(2026, 8, 4), "Le back-office chiffre le dossier partagé."),
+            ("accepted", date(2026, 8, 25), "Validé par le comité de direction."),
+            ("implemented", date(2026, 9, 20), "Le dossier partagé est en service dans toutes les agences."),
+        ),
+        "supporters": ("lead", "leader"),
+    },
+    {
+        "title": "Un seul numéro pour joindre son conseiller",
+        "body": "Aujourd'hui un client compose en moyenne deux numéros avant de parler à la bonne personne.",
+        "item": "resolution_first_contact",
+        "decisions": (("in_progress", date(2026, 11, 3), "Pilote en Touraine jusqu'à fin décembre."),),
+        "supporters": ("employee", "lead"),
+    },
+    {
+        "title": "Rappeler sous 24 heures toute réclamation",
+        "body": "Un engagement simple, affiché en agence et tenu : un appel dans la journée.",
+        "dimension": "Resolution",
+        "anonymous": True,
+        "supporters": ("leader",),
+    },
+    {
+        "title": "Show the fee schedule in the app before each operation",
+        "body": "Customers find our fees opaque. Showing the fee *before* they confirm would settle most complaints.",
+        "item": "integrity_transparency",
+        "decisions": (("under_review", date(2026, 11, 20), "The digital team is looking at it."),),
+        "supporters": ("employee",),
+    },
+    {
+        "title": "Ouvrir le centre de relation client le samedi matin",
+        "body": "Beaucoup de clients ne peuvent appeler que le samedi.",
+        "dimension": "Time and Effort",
+        "supporters": (),
+    },
+)
+
+
+def _seed_ideas(session: Session, survey_id: int, accounts: dict[str, int]) -> None:
+    """Ideas, supports, decisions and pairwise answers, each once."""
+    items = {item.key: item for item in session.exec(select(Item).where(Item.survey_id == survey_id))}
+    ideas = []
+    for spec in DEMO_IDEAS:
+        item = items.get(spec.get("item", ""))
+        idea = Idea(
+            title=spec["title"],
+            body=spec["body"],
+            author_id=None if spec.get("anonymous") else accounts["employee"],
+            survey_id=survey_id,
+            item_id=item.id if item else None,
+            dimension=item.dimension if item else spec.get("dimension"),
+            touchpoint=item.touchpoint if item else None,
+            created_on=date(2026, 7, 20),
+        )
+        session.add(idea)
+        session.flush()
+        ideas.append(idea)
+        for role in spec["supporters"]:
+            session.add(IdeaSupport(idea_id=idea.id, account_id=accounts[role], created_at=datetime.now(UTC)))
+        for state, day, answer in spec.get("decisions", ()):
+            decision = IdeaDecision(
+                idea_id=idea.id,
+                lead_id=accounts["lead"],
+                from_state=idea.state,
+                to_state=state,
+                answer=answer,
+                created_at=datetime(day.year, day.month, day.day, 10, tzinfo=UTC),
+            )
+            idea.state = state
+            session.add_all([idea, decision])
+    # Pairwise answers drawn from preferences 3 : 2 : 1 among the ideas still open to votes.
+    rng = random.Random(2027)
+    open_ideas = [idea for idea in ideas if idea.state in ("submitted", "under_review")]
+    strength = {idea.id: 3 - index for index, idea in enumerate(open_ideas)}
+    for _ in range(24):
+        first, second = rng.sample(open_ideas, 2)
+        chance = strength[first.id] / (strength[first.id] + strength[second.id])
+        winner, loser = (first, second) if rng.random() < chance else (second, first)
+        session.add(IdeaComparison(winner_id=winner.id, loser_id=loser.id, created_on=date(2026, 11, 25)))

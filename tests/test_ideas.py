@@ -499,3 +499,26 @@ def test_an_implemented_idea_shows_its_items_gap_before_and_after(app: Flask, le
                 f"[{format_score(low, row.model.unit, False, True)}; {format_score(high, row.model.unit, False, True)}]"
             )
             assert interval in page
+
+
+def test_the_demo_has_ideas_in_french_and_english_and_one_implemented_between_its_waves(app: Flask) -> None:
+    assert app.test_cli_runner().invoke(args=["demo", "--no-serve"]).exit_code == 0
+    with session_scope(app) as session:
+        ideas = session.exec(select(Idea)).all()
+    titles = {idea.title: idea for idea in ideas}
+    assert "Un seul numéro pour joindre son conseiller" in titles
+    assert "Show the fee schedule in the app before each operation" in titles
+    assert titles["Rappeler sous 24 heures toute réclamation"].author_id is None
+    implemented = titles["Ne plus redemander les justificatifs déjà fournis"]
+    assert implemented.state == "implemented"
+    lead = sign_in(app, "lead")
+    page = lead.get(f"/ideas/{implemented.id}").get_data(as_text=True)
+    assert "Before: 2026-Q3" in page and "After: 2026-Q4" in page
+    assert "Ne plus redemander" not in lead.get("/ideas/ranking").get_data(as_text=True)
+    assert assert_demo_runs_once(app) == len(ideas)
+
+
+def assert_demo_runs_once(app: Flask) -> int:
+    app.test_cli_runner().invoke(args=["demo", "--no-serve"])
+    with session_scope(app) as session:
+        return len(session.exec(select(Idea)).all())
