@@ -34,6 +34,7 @@ from perception.types import (
     ScoringModel,
     StoryPublished,
     SurveyTemplate,
+    WaveClosed,
     WaveOpened,
 )
 from perception.wording import invitation_email, invitation_sms
@@ -55,6 +56,7 @@ __all__ = [
     "SmsError",
     "StoryPublished",
     "SurveyTemplate",
+    "WaveClosed",
     "WaveOpened",
     "alert_thresholds",
     "benjamini_hochberg",

@@ -26,7 +26,7 @@ from perception.surveys import (
     store_definition,
 )
 from perception.tasks import emit
-from perception.types import WaveOpened
+from perception.types import WaveClosed, WaveOpened
 from perception.waves import WaveError, close_wave, create_wave, find_survey, find_wave, open_wave
 
 
@@ -276,13 +276,16 @@ def wave_open(slug: str, name: str) -> None:
 @with_appcontext
 def wave_close(slug: str, name: str) -> None:
     """Close a wave: its links stop accepting answers."""
+    app = _ready_app()
     try:
-        with session_scope(_ready_app()) as session:
+        with session_scope(app) as session:
             survey, wave = _survey_and_wave(session, slug, name)
             close_wave(wave)
             record(session, None, "wave.close", f"{survey.slug} / {wave.name}")
+            event = WaveClosed(survey_slug=survey.slug, wave_name=wave.name, kind=wave.kind)
     except WaveError as error:
         raise click.ClickException(str(error)) from None
+    emit(app, "perception_wave_closed", event)
     click.echo(f"Wave {name!r} of {slug!r} is closed")
 
 

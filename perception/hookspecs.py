@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ScoringModel,
         StoryPublished,
         SurveyTemplate,
+        WaveClosed,
         WaveOpened,
     )
 
@@ -68,6 +69,11 @@ def perception_alert_opened(app: Flask, event: AlertOpened) -> None:
 @hookspec
 def perception_story_published(app: Flask, event: StoryPublished) -> None:
     """React to a best-failure story being published (runs on the task queue)."""
+
+
+@hookspec
+def perception_wave_closed(app: Flask, event: WaveClosed) -> None:
+    """React to a wave being closed (runs on the task queue)."""
 
 
 @hookspec

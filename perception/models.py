@@ -611,3 +611,16 @@ class NotificationSetting(SQLModel, table=True):
 
     account_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
     email: bool = Field(default=False)
+
+
+# Integration API: rate limits per token, shared by every app process
+
+
+class ApiRateWindow(SQLModel, table=True):
+    """Calls one API token made in one minute (minutes since the epoch)."""
+
+    __tablename__ = "api_rate_window"
+
+    token_id: int = Field(foreign_key="api_token.id", primary_key=True, ondelete="CASCADE")
+    minute: int = Field(primary_key=True, sa_type=BigInteger)
+    calls: int

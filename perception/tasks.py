@@ -14,6 +14,7 @@ EVENT_HOOKS: frozenset[str] = frozenset(
     {
         "perception_response_submitted",
         "perception_wave_opened",
+        "perception_wave_closed",
         "perception_alert_opened",
         "perception_story_published",
         "perception_idea_state_changed",

@@ -14,6 +14,7 @@ SCOPES: dict[str, str] = {
     "reports:read": "read reports",
     "invitations:send": "send invitations",
     "responses:import": "import responses",
+    "responses:export": "export responses",
     "surveys:manage": "manage surveys",
 }
 PREFIX = "pct_"

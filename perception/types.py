@@ -178,6 +178,15 @@ class IdeaStateChanged:
 
 
 @dataclass(frozen=True)
+class WaveClosed:
+    """A wave was closed: its links no longer accept answers."""
+
+    survey_slug: str
+    wave_name: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class WaveOpened:
     """A wave was opened for answers."""
 

@@ -317,3 +317,29 @@ def test_plugins_command_lists_every_plugin_and_what_it_provides(tmp_path: Path)
     assert third_party["hooks"] == ["perception_register_scoring_models"]
     text = app.test_cli_runner().invoke(args=["plugins"]).output
     assert "scoring models: ces, csat, enps, mean, nps, top2box" in text
+
+
+def test_hook_perception_wave_closed(app_config: dict) -> None:
+    from perception import WaveClosed
+
+    closed: list[WaveClosed] = []
+
+    class Closed:
+        @hookimpl
+        def perception_wave_closed(self, app: Flask, event: WaveClosed) -> None:
+            closed.append(event)
+
+    app = create_app(app_config, plugins=[Closed()])
+    from tests.conftest import sign_in
+
+    lead = sign_in(app, "lead")
+    post_form(lead, "/surveys/new", {"template": "core", "slug": "core"}, token_from="/surveys/new")
+    post_form(lead, "/surveys/core/waves", {"name": "2027-Q1", "kind": "cold"}, token_from="/surveys/core")
+    post_form(lead, "/surveys/core/waves/2027-Q1/open", {}, token_from="/surveys/core/waves/2027-Q1")
+    assert closed == []
+    response = post_form(lead, "/surveys/core/waves/2027-Q1/close", {}, token_from="/surveys/core/waves/2027-Q1")
+    assert response.status_code == 302
+    assert closed == [WaveClosed(survey_slug="core", wave_name="2027-Q1", kind="cold")]
+    post_form(lead, "/surveys/core/waves/2027-Q1/open", {}, token_from="/surveys/core/waves/2027-Q1")
+    assert app.test_cli_runner().invoke(args=["wave", "close", "core", "2027-Q1"]).exit_code == 0
+    assert len(closed) == 2

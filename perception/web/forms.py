@@ -79,6 +79,7 @@ class TokenForm(FlaskForm):
             SelectChoice("reports:read", _l("read reports")),
             SelectChoice("invitations:send", _l("send invitations")),
             SelectChoice("responses:import", _l("import responses")),
+            SelectChoice("responses:export", _l("export responses")),
             SelectChoice("surveys:manage", _l("manage surveys")),
         ],
         validators=[DataRequired(_l("Choose at least one scope."))],

@@ -57,7 +57,7 @@ from perception.surveys import (
     store_definition,
 )
 from perception.tasks import emit
-from perception.types import SIDES, Delivery, WaveOpened
+from perception.types import SIDES, Delivery, WaveClosed, WaveOpened
 from perception.verbatims import verbatim_counts, verbatim_page
 from perception.waves import (
     WaveError,
@@ -281,6 +281,11 @@ def change_state(slug: str, name: str, action: str) -> WerkzeugResponse:
             )
             flash(_("The wave is open: links now accept answers."), "info")
         else:
+            emit(
+                current_app,
+                "perception_wave_closed",
+                WaveClosed(survey_slug=survey.slug, wave_name=wave.name, kind=wave.kind),
+            )
             flash(_("The wave is closed: links no longer accept answers."), "info")
     return redirect(url_for("surveys.wave", slug=survey.slug, name=wave.name))
 

@@ -6,7 +6,19 @@ Each resource lives in its own module and declares its operations with
 
 from __future__ import annotations
 
-from perception.web.api import invitations, openapi, reports
+from perception.web.api import invitations, openapi, reports, responses, surveys, waves
 from perception.web.api.base import ApiProblem, blueprint, operation, problem, wants_problem
 
-__all__ = ["ApiProblem", "blueprint", "invitations", "openapi", "operation", "problem", "reports", "wants_problem"]
+__all__ = [
+    "ApiProblem",
+    "blueprint",
+    "invitations",
+    "openapi",
+    "operation",
+    "problem",
+    "reports",
+    "responses",
+    "surveys",
+    "wants_problem",
+    "waves",
+]

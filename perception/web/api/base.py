@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from perception.db import get_session
 from perception.tokens import authenticate, has_scope
+from perception.web.api.limits import count_call
 
 PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -49,6 +50,8 @@ def problem(status: int, detail: str, title: str | None = None, **extra: Any) ->
     response.mimetype = PROBLEM
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="perception"'
+    if extra.get("retry_after"):
+        response.headers["Retry-After"] = str(extra["retry_after"])
     return response
 
 
@@ -132,11 +135,43 @@ def _is_list(annotation: Any) -> bool:
     return any(get_origin(arg) in (list, tuple) for arg in get_args(annotation))
 
 
+def _unstorable(value: Any, where: str) -> str | None:
+    """Where a text holds what no database column takes (a NUL, a lone surrogate), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return where
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(value, dict):
+        items: Iterable[tuple[Any, Any]] = value.items()
+        for key, inner in items:
+            found = _unstorable(key, where) or _unstorable(inner, f"{where}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, inner in enumerate(value):
+            found = _unstorable(inner, f"{where}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def _refuse_unstorable(value: Any, where: str) -> None:
+    found = _unstorable(value, where)
+    if found:
+        message = "holds a NUL character or a lone surrogate, which no text may hold"
+        raise ApiProblem(422, f"{found}: {message}", errors=[{"field": found, "message": message}])
+
+
 def _parse_query(model: type[BaseModel]) -> BaseModel:
     raw: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         if name in request.args:
             raw[name] = request.args.getlist(name) if _is_list(info.annotation) else request.args[name]
+    _refuse_unstorable(raw, "query")
     try:
         return model.model_validate(raw)
     except ValidationError as error:
@@ -149,9 +184,11 @@ def _parse_body(op: Operation) -> Any:
         if request.mimetype != op.body_media:
             raise ApiProblem(415, f"Send the body as {op.body_media}, not {request.mimetype or 'nothing'}.")
         try:
-            return data.decode("utf-8-sig")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise ApiProblem(400, f"The body is not UTF-8 text (byte {error.start}).") from None
+        _refuse_unstorable(text, "body")
+        return text
     if request.mimetype != "application/json":
         raise ApiProblem(415, f"Send the body as application/json, not {request.mimetype or 'nothing'}.")
     try:
@@ -160,6 +197,7 @@ def _parse_body(op: Operation) -> Any:
         raise ApiProblem(400, f"The body is not UTF-8 text (byte {error.start}).") from None
     except json.JSONDecodeError as error:
         raise ApiProblem(400, f"Malformed JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from None
+    _refuse_unstorable(raw, "body")
     assert op.body is not None
     try:
         return op.body.model_validate(raw)
@@ -172,6 +210,10 @@ def _authenticate(scope: str) -> None:
     token = authenticate(get_session(), clear.strip()) if kind.lower() == "bearer" else None
     if token is None:
         raise ApiProblem(401, "Send a live API token: Authorization: Bearer <token>.")
+    wait = count_call(current_app, token.id)
+    if wait is not None:
+        limit = current_app.config["API_RATE_LIMIT"]
+        raise ApiProblem(429, f"This token made more than {limit} calls this minute; wait {wait} s.", retry_after=wait)
     if not has_scope(token, scope):
         raise ApiProblem(403, f"This token lacks the scope {scope!r}.")
     g.api_token = token
@@ -180,10 +222,14 @@ def _authenticate(scope: str) -> None:
 def _as_response(op: Operation, result: Any) -> Response:
     if isinstance(result, Response):
         return result
+    headers: Mapping[str, str] = {}
+    if isinstance(result, tuple):
+        result, headers = result
     if isinstance(result, BaseModel):
         result = result.model_dump(mode="json")
     response = jsonify(result)
     response.status_code = op.status
+    response.headers.update(headers)
     return response
 
 
@@ -214,6 +260,8 @@ def operation(
             try:
                 if op.scope is not None:
                     _authenticate(op.scope)
+                for name, value in kwargs.items():
+                    _refuse_unstorable(value, f"path.{name}")
                 if op.query is not None:
                     kwargs["query"] = _parse_query(op.query)
                 if op.body is not None or op.body_media != "application/json":

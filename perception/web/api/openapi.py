@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 from perception.tokens import SCOPES
 from perception.web.api.base import PREFIX, PROBLEM, Operation, Problem, operation
 
-_PART = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_PART = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<arguments>[^)]*)\))?:)?(?P<name>\w+)>")
 _CONVERTER_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}}
 _STATUS_WORDS = {
     400: "The request cannot be read (malformed JSON, a bad cursor, a bad filter).",
@@ -73,13 +73,19 @@ def operations(app: Flask) -> list[tuple[str, Operation]]:
     return sorted(found, key=lambda pair: (pair[0], pair[1].method))
 
 
+def _path_schema(match: re.Match[str]) -> dict[str, Any]:
+    if match["converter"] == "any":
+        return {"type": "string", "enum": [word.strip(" '\"") for word in match["arguments"].split(",")]}
+    return _CONVERTER_TYPES.get(match["converter"] or "", {"type": "string"})
+
+
 def _parameters(path: str, rule: str, op: Operation, schemas: dict[Any, Any]) -> list[dict[str, Any]]:
     parameters = [
         {
             "name": match["name"],
             "in": "path",
             "required": True,
-            "schema": _CONVERTER_TYPES.get(match["converter"] or "", {"type": "string"}),
+            "schema": _path_schema(match),
         }
         for match in _PART.finditer(rule)
     ]
