@@ -37,6 +37,7 @@ from perception.types import (
     WaveClosed,
     WaveOpened,
 )
+from perception.webhooks import send_webhook_event
 from perception.wording import invitation_email, invitation_sms
 
 __all__ = [
@@ -80,6 +81,7 @@ __all__ = [
     "render_mail",
     "send_mail",
     "send_sms",
+    "send_webhook_event",
     "sms_length",
     "two_proportions",
     "welch",

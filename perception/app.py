@@ -35,6 +35,7 @@ class PerceptionState:
     engine: Engine
     queue: Huey | None = None
     dispatch_event: Any = None
+    deliver_webhook: Any = None
     database_ready: bool = False
 
 

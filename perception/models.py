@@ -624,3 +624,42 @@ class ApiRateWindow(SQLModel, table=True):
     token_id: int = Field(foreign_key="api_token.id", primary_key=True, ondelete="CASCADE")
     minute: int = Field(primary_key=True, sa_type=BigInteger)
     calls: int
+
+
+# Webhooks: endpoints admins register, and the log of each delivery
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Where events are posted. The secret signs each delivery, so it is kept (admins only see it)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    description: str = Field(default="", max_length=200)
+    events: str = Field(max_length=500)  # space-separated event types
+    secret: str = Field(max_length=100)
+    active: bool = Field(default=True)
+    created_at: datetime
+    created_by: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event sent to one endpoint: its body, its attempts and the endpoint's last answer."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (CheckConstraint("state IN ('pending', 'delivered', 'failed')", name="state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: int = Field(foreign_key="webhook_endpoint.id", index=True, ondelete="CASCADE")
+    event_type: str = Field(max_length=64)
+    message_id: str = Field(max_length=64, unique=True)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    created_at: datetime
+    last_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_status: int | None = None
+    last_response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_error: str | None = Field(default=None, max_length=500)

@@ -47,6 +47,9 @@ def make_queue(app: Flask, create_tables: bool = True) -> Huey:
             getattr(app.extensions["perception"].plugin_manager.hook, hook_name)(app=app, event=event)
 
     app.extensions["perception"].dispatch_event = dispatch_event
+    from perception.webhooks import register_delivery_task
+
+    register_delivery_task(app, queue)
     from perception.dispatch import register_tasks
 
     register_tasks(app, queue)

@@ -62,6 +62,7 @@ def test_builtin_plugins_come_through_the_entry_point_group() -> None:
     assert entry_points["scoring"] == "perception_plugins.scoring"
     assert entry_points["channels"] == "perception_plugins.channels"
     assert entry_points["survey_templates"] == "perception_plugins.survey_templates"
+    assert entry_points["webhooks"] == "perception_plugins.webhooks"
 
 
 def test_builtin_plugins_import_only_public_names() -> None:

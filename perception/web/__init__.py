@@ -9,7 +9,20 @@ from perception.hookspecs import hookimpl
 
 @hookimpl
 def perception_register_blueprints(app: Flask) -> list[Blueprint]:
-    from perception.web import accounts, alerts, api, audit, auth, home, ideas, notifications, respond, stories, surveys
+    from perception.web import (
+        accounts,
+        alerts,
+        api,
+        audit,
+        auth,
+        home,
+        ideas,
+        notifications,
+        respond,
+        stories,
+        surveys,
+        webhooks,
+    )
 
     return [
         auth.blueprint,
@@ -23,4 +36,5 @@ def perception_register_blueprints(app: Flask) -> list[Blueprint]:
         stories.blueprint,
         ideas.blueprint,
         notifications.blueprint,
+        webhooks.blueprint,
     ]

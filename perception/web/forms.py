@@ -88,6 +88,17 @@ class TokenForm(FlaskForm):
     )
 
 
+class WebhookForm(FlaskForm):
+    url = StringField(_l("Endpoint URL"), validators=[DataRequired(), Length(max=2000)])
+    description = StringField(_l("Description"), validators=[Optional(), Length(max=200)])
+    events = SelectMultipleField(
+        _l("Events"),
+        validators=[DataRequired(_l("Choose at least one event."))],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+
 class AccountForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
