@@ -93,7 +93,7 @@ class Operation:
     body: type[BaseModel] | None = None
     body_media: str = "application/json"
     response: type[BaseModel] | None = None
-    response_media: str = "application/json"
+    response_media: str | tuple[str, ...] = "application/json"
     status: int = 200
     paginated: bool = False
     extra_statuses: tuple[int, ...] = field(default_factory=tuple)

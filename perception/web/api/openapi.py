@@ -25,6 +25,7 @@ _STATUS_WORDS = {
     415: "The body is not of the declared media type.",
     422: "A field is invalid; `errors` names each one.",
     429: "Too many calls for this token; wait `Retry-After` seconds.",
+    501: "The server lacks an optional package this call needs.",
 }
 _TAGS = {
     "api": "This document and its page.",
@@ -108,6 +109,8 @@ def _responses(op: Operation, schemas: dict[Any, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {op.response_media: {"schema": schemas[(op.response, "serialization")]}}
     elif op.response_media == "application/json":
         ok = {"application/json": {"schema": {"type": "object"}}}
+    elif isinstance(op.response_media, tuple):
+        ok = {media: {"schema": {}} for media in op.response_media}
     else:
         ok = {op.response_media: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): {"description": op.summary, "content": ok}}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from perception.audit import record
 from perception.db import get_session
-from perception.exports import ExportRefused, export_responses
+from perception.exports import ExportRefused, ExportUnavailable, export_responses, export_sav, export_xlsx
 from perception.imports import ImportRefused, import_responses
 from perception.web.api.base import ApiProblem, operation
 from perception.web.api.surveys import survey_or_404
@@ -21,7 +21,11 @@ class Imported(BaseModel):
 
 
 class ExportQuery(BaseModel):
-    format: Literal["csv"] = Field(default="csv", description="The file format.")
+    format: Literal["csv", "xlsx", "sav"] = Field(
+        default="csv",
+        description="csv; xlsx (a sheet of responses and the codebook); sav (SPSS, with variable and value "
+        "labels, when the server has the optional extra perception[spss]).",
+    )
 
 
 SIDE = "<any(customer, employee):side>"
@@ -53,9 +57,17 @@ def import_(slug: str, name: str, side: str, body: str) -> Imported:
     return Imported(imported=count)
 
 
+FORMATS = {
+    "csv": (export_responses, "text/csv"),
+    "xlsx": (export_xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "sav": (export_sav, "application/x-spss-sav"),
+}
+
+
 @operation(
     "GET", f"/surveys/<slug>/waves/<name>/responses/{SIDE}", summary="Export a wave's responses of one side",
-    tag="responses", scope="responses:export", query=ExportQuery, response_media="text/csv", extra_statuses=(409,),
+    tag="responses", scope="responses:export", query=ExportQuery,
+    response_media=tuple(media for _write, media in FORMATS.values()), extra_statuses=(409, 501),
     description="Customers with their segments; employees still anonymous: refused (409) below the reporting "
     "threshold, rare combinations of segment values blanked, verbatims left out below the verbatim threshold. "
     "The codebook says what each column means.",
@@ -63,15 +75,19 @@ def import_(slug: str, name: str, side: str, body: str) -> Imported:
 def export(slug: str, name: str, side: str, query: ExportQuery) -> Response:
     survey = survey_or_404(slug)
     wave = wave_or_404(survey, name)
+    write, media = FORMATS[query.format]
     try:
-        text = export_responses(
+        content = write(
             get_session(), survey, wave, side,
             current_app.config["REPORTING_THRESHOLD"], current_app.config["VERBATIM_THRESHOLD"],
         )  # fmt: skip
     except ExportRefused as error:
         raise ApiProblem(409, str(error)) from None
+    except ExportUnavailable as error:
+        raise ApiProblem(501, str(error)) from None
     session = get_session()
-    record(session, g.api_token, "responses.export", f"{survey.slug} / {wave.name}", {"side": side, "via": "api"})
+    record(session, g.api_token, "responses.export", f"{survey.slug} / {wave.name}",
+           {"side": side, "format": query.format, "via": "api"})  # fmt: skip
     session.commit()
-    filename = f"{survey.slug}-{wave.name}-{side}.csv".replace(" ", "_")
-    return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    filename = f"{survey.slug}-{wave.name}-{side}.{query.format}".replace(" ", "_")
+    return Response(content, mimetype=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
