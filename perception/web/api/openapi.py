@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template
+from markupsafe import Markup, escape
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -60,6 +61,12 @@ def type_words(schema: dict[str, Any]) -> str:
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
         return f"object of {type_words(schema['additionalProperties'])}"
     return str(kind)
+
+
+def code_spans(text: str | None) -> Markup:
+    """Text of the document with its `code` spans set as code, everything else escaped."""
+    parts = escape(text or "").split("`")
+    return Markup("".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)))
 
 
 def operations(app: Flask) -> list[tuple[str, Operation]]:
@@ -209,5 +216,5 @@ def openapi_json() -> dict[str, Any]:
 
 @operation("GET", "/docs", summary="This API's reference, as a page", tag="api", scope=None, response_media="text/html")
 def docs() -> Response:
-    page = render_template("api/docs.html", doc=document(current_app), type_words=type_words)
+    page = render_template("api/docs.html", doc=document(current_app), type_words=type_words, words=code_spans)
     return Response(page, mimetype="text/html")

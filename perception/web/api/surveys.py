@@ -33,8 +33,8 @@ class Title(Wording):
     fr: str | None = Field(default=None, max_length=200)
 
 
-class ItemDefinitionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", title="ItemDefinition")
+class SurveyFileItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     key: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     dimension: str = Field(min_length=1, max_length=64)
     touchpoint: str | None = Field(default=None, min_length=1, max_length=64)
@@ -50,14 +50,14 @@ class ItemDefinitionBody(BaseModel):
 SegmentValues = dict[str, list[str]]
 
 
-class SurveyDefinitionBody(BaseModel):
+class SurveyFile(BaseModel):
     """A survey file, as JSON: the same fields as the YAML file `perception survey import` reads."""
 
-    model_config = ConfigDict(extra="forbid", title="SurveyDefinition")
+    model_config = ConfigDict(extra="forbid")
     slug: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: Title
     default_language: Literal["en", "fr"] = "en"
-    items: list[ItemDefinitionBody] = Field(min_length=1, max_length=200)
+    items: list[SurveyFileItem] = Field(min_length=1, max_length=200)
     segments: dict[Literal["customer", "employee"], SegmentValues] | None = Field(
         default=None, description="Per side, each segment attribute with the values respondents choose from."
     )
@@ -148,7 +148,7 @@ def read_survey(slug: str) -> SurveySummary:
 
 @operation(
     "GET", "/surveys/<slug>/definition", summary="Export a survey's definition", tag="surveys",
-    scope="reports:read", response=SurveyDefinitionBody,
+    scope="reports:read", response=SurveyFile,
     description="The survey as a survey file, in JSON; POST it to /surveys on another instance to copy the survey.",
 )  # fmt: skip
 def export_definition(slug: str) -> dict:
@@ -160,7 +160,7 @@ def export_definition(slug: str) -> dict:
     return definition
 
 
-def _store(body: SurveyDefinitionBody, replace: bool) -> Survey:
+def _store(body: SurveyFile, replace: bool) -> Survey:
     session = get_session()
     registries = current_app.extensions["perception"].registries
     try:
@@ -183,20 +183,20 @@ def _store(body: SurveyDefinitionBody, replace: bool) -> Survey:
 
 @operation(
     "POST", "/surveys", summary="Import a survey definition", tag="surveys", scope="surveys:manage",
-    body=SurveyDefinitionBody, response=SurveySummary, status=201, extra_statuses=(409,),
+    body=SurveyFile, response=SurveySummary, status=201, extra_statuses=(409,),
     description="Creates the survey; 409 when its slug is taken (replace it with PUT on its definition).",
 )  # fmt: skip
-def import_definition(body: SurveyDefinitionBody):  # type: ignore[no-untyped-def]
+def import_definition(body: SurveyFile):  # type: ignore[no-untyped-def]
     survey = _store(body, replace=False)
     return _summary(survey), {"Location": url_for("api.read_survey", slug=survey.slug)}
 
 
 @operation(
     "PUT", "/surveys/<slug>/definition", summary="Replace a survey's definition", tag="surveys",
-    scope="surveys:manage", body=SurveyDefinitionBody, response=SurveySummary, extra_statuses=(409,),
+    scope="surveys:manage", body=SurveyFile, response=SurveySummary, extra_statuses=(409,),
     description="Only while no wave of the survey has responses (409 after).",
 )  # fmt: skip
-def replace_definition(slug: str, body: SurveyDefinitionBody) -> SurveySummary:
+def replace_definition(slug: str, body: SurveyFile) -> SurveySummary:
     survey_or_404(slug)
     if body.slug != slug:
         raise ApiProblem(

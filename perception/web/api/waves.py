@@ -20,10 +20,9 @@ from perception.web.api.base import ApiProblem, PageQuery, decode_cursor, operat
 from perception.web.api.surveys import survey_or_404
 
 
-class WaveOut(BaseModel):
+class WaveSummary(BaseModel):
     """A wave: one run of a survey in a time window."""
 
-    model_config = ConfigDict(title="Wave")
     survey: str
     name: str
     kind: Literal["cold", "hot"] = Field(description="cold: a barometer; hot: right after an interaction.")
@@ -41,8 +40,8 @@ class NewWave(BaseModel):
     closes_on: date | None = None
 
 
-def wave_json(survey: Survey, wave: Wave) -> WaveOut:
-    return WaveOut(
+def wave_json(survey: Survey, wave: Wave) -> WaveSummary:
+    return WaveSummary(
         survey=survey.slug, name=wave.name, kind=wave.kind, state=wave.state,
         opens_on=wave.opens_on, closes_on=wave.closes_on, responses=response_counts(get_session(), wave),
     )  # fmt: skip
@@ -57,7 +56,7 @@ def wave_or_404(survey: Survey, name: str) -> Wave:
 
 @operation(
     "GET", "/surveys/<slug>/waves", summary="List a survey's waves", tag="waves", scope="reports:read",
-    paginated=True, response=page_of(WaveOut),
+    paginated=True, response=page_of(WaveSummary),
 )  # fmt: skip
 def list_waves(slug: str, query: PageQuery) -> dict:
     survey = survey_or_404(slug)
@@ -71,16 +70,21 @@ def list_waves(slug: str, query: PageQuery) -> dict:
 
 
 @operation(
-    "GET", "/surveys/<slug>/waves/<name>", summary="Read a wave", tag="waves", scope="reports:read", response=WaveOut
+    "GET",
+    "/surveys/<slug>/waves/<name>",
+    summary="Read a wave",
+    tag="waves",
+    scope="reports:read",
+    response=WaveSummary,
 )
-def read_wave(slug: str, name: str) -> WaveOut:
+def read_wave(slug: str, name: str) -> WaveSummary:
     survey = survey_or_404(slug)
     return wave_json(survey, wave_or_404(survey, name))
 
 
 @operation(
     "POST", "/surveys/<slug>/waves", summary="Create a wave (as a draft)", tag="waves", scope="surveys:manage",
-    body=NewWave, response=WaveOut, status=201, extra_statuses=(409,),
+    body=NewWave, response=WaveSummary, status=201, extra_statuses=(409,),
 )  # fmt: skip
 def new_wave(slug: str, body: NewWave):  # type: ignore[no-untyped-def]
     survey = survey_or_404(slug)
@@ -98,9 +102,9 @@ def new_wave(slug: str, body: NewWave):  # type: ignore[no-untyped-def]
 
 @operation(
     "POST", "/surveys/<slug>/waves/<name>/open", summary="Open a wave for answers", tag="waves",
-    scope="surveys:manage", response=WaveOut, extra_statuses=(409,),
+    scope="surveys:manage", response=WaveSummary, extra_statuses=(409,),
 )  # fmt: skip
-def open_(slug: str, name: str) -> WaveOut:
+def open_(slug: str, name: str) -> WaveSummary:
     survey = survey_or_404(slug)
     wave = wave_or_404(survey, name)
     session = get_session()
@@ -119,9 +123,9 @@ def open_(slug: str, name: str) -> WaveOut:
 
 @operation(
     "POST", "/surveys/<slug>/waves/<name>/close", summary="Close a wave: its links stop accepting answers",
-    tag="waves", scope="surveys:manage", response=WaveOut, extra_statuses=(409,),
+    tag="waves", scope="surveys:manage", response=WaveSummary, extra_statuses=(409,),
 )  # fmt: skip
-def close(slug: str, name: str) -> WaveOut:
+def close(slug: str, name: str) -> WaveSummary:
     survey = survey_or_404(slug)
     wave = wave_or_404(survey, name)
     session = get_session()
