@@ -386,23 +386,28 @@ def report_command(
 @click.option("--survey", "slug", required=True, help="The survey's slug.")
 @click.option("--wave", "wave_name", required=True, help="The wave's name.")
 @click.option("--side", type=click.Choice(["customer", "employee"]), required=True)
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx", "sav"]), default="csv", show_default=True,
+              help="xlsx adds the codebook sheet; sav (SPSS) needs pip install 'perception[spss]'.")  # fmt: skip
+@click.option("--output", "-o", type=click.File("wb"), default="-",
               help="File to write (default: standard output).")  # fmt: skip
 @with_appcontext
-def export_responses_command(slug: str, wave_name: str, side: str, output: click.utils.LazyFile) -> None:
-    """Write one side's responses of a wave as CSV (employees stay anonymous: see the README)."""
-    from perception.exports import ExportRefused, export_responses
+def export_responses_command(
+    slug: str, wave_name: str, side: str, file_format: str, output: click.utils.LazyFile
+) -> None:
+    """Write one side's responses of a wave as CSV, XLSX or SPSS (employees stay anonymous: see the README)."""
+    from perception.exports import ExportRefused, ExportUnavailable, export_responses, export_sav, export_xlsx
 
+    write = {"csv": export_responses, "xlsx": export_xlsx, "sav": export_sav}[file_format]
     app = _ready_app()
     with session_scope(app) as session:
         survey, wave = _survey_and_wave(session, slug, wave_name)
         try:
-            text = export_responses(session, survey, wave, side, app.config["REPORTING_THRESHOLD"],
-                                    app.config["VERBATIM_THRESHOLD"])  # fmt: skip
-        except ExportRefused as error:
+            content = write(session, survey, wave, side, app.config["REPORTING_THRESHOLD"],
+                            app.config["VERBATIM_THRESHOLD"])  # fmt: skip
+        except (ExportRefused, ExportUnavailable) as error:
             raise click.ClickException(str(error)) from None
-        record(session, None, "responses.export", f"{survey.slug} / {wave.name}", {"side": side})
-    output.write(text)
+        record(session, None, "responses.export", f"{survey.slug} / {wave.name}", {"side": side, "format": file_format})
+    output.write(content.encode("utf-8") if isinstance(content, str) else content)
 
 
 @click.command("backup")

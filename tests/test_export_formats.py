@@ -83,3 +83,14 @@ def test_the_api_hands_out_each_format(app: Flask) -> None:
     assert load_workbook(io.BytesIO(xlsx.data)).sheetnames == ["responses", "codebook"]
     wrong = call(client, "GET", "/surveys/shop/waves/w1/responses/customer?format=pdf", headers).get_json()
     assert wrong["status"] == 422 and wrong["errors"][0]["field"] == "query.format"
+
+
+def test_the_command_writes_an_xlsx_file(app: Flask, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    seed(app, ["Counter"] * 6)
+    target = tmp_path / "shop.xlsx"
+    result = app.test_cli_runner().invoke(
+        args=["export-responses", "--survey", "shop", "--wave", "w1", "--side", "customer", "--format", "xlsx",
+              "--output", str(target)]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert load_workbook(target)["responses"]["E2"].value == 3
