@@ -16,6 +16,7 @@ SCOPES: dict[str, str] = {
     "responses:import": "import responses",
     "responses:export": "export responses",
     "surveys:manage": "manage surveys",
+    "alerts:manage": "handle alerts",
 }
 PREFIX = "pct_"
 

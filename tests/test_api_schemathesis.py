@@ -40,7 +40,9 @@ def fuzzed_app(app_config: dict) -> Flask:
 
 def test_the_api_keeps_its_openapi_contract_under_generated_calls(fuzzed_app: Flask) -> None:
     seed(fuzzed_app, employees=["Counter"] * 6)
-    headers = token_for(fuzzed_app, "reports:read", "surveys:manage", "responses:import", "responses:export")
+    headers = token_for(
+        fuzzed_app, "reports:read", "surveys:manage", "responses:import", "responses:export", "alerts:manage"
+    )
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fuzzed_app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10

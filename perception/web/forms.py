@@ -81,6 +81,7 @@ class TokenForm(FlaskForm):
             SelectChoice("responses:import", _l("import responses")),
             SelectChoice("responses:export", _l("export responses")),
             SelectChoice("surveys:manage", _l("manage surveys")),
+            SelectChoice("alerts:manage", _l("handle alerts")),
         ],
         validators=[DataRequired(_l("Choose at least one scope."))],
         widget=ListWidget(prefix_label=False),

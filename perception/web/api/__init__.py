@@ -6,11 +6,12 @@ Each resource lives in its own module and declares its operations with
 
 from __future__ import annotations
 
-from perception.web.api import invitations, openapi, reports, responses, surveys, waves
+from perception.web.api import alerts, invitations, openapi, reports, responses, surveys, waves
 from perception.web.api.base import ApiProblem, blueprint, operation, problem, wants_problem
 
 __all__ = [
     "ApiProblem",
+    "alerts",
     "blueprint",
     "invitations",
     "openapi",

@@ -35,6 +35,7 @@ _TAGS = {
     "responses": "Import answers gathered elsewhere; export them.",
     "reports": "Gap reports, as the comparison engine computes them.",
     "codebook": "What each exported column means.",
+    "alerts": "Cases opened by unhappy customers' answers or widening gaps: list them, update them.",
 }
 
 
