@@ -75,12 +75,9 @@ def _rows(session: Session, survey: Survey, wave: Wave, side: str) -> Iterator[d
 
 def export_rows(
     session: Session, survey: Survey, wave: Wave, side: str, threshold: int, verbatim_threshold: int
-) -> str:
-    """The wave's responses of one side as CSV text."""
-    columns = export_columns(session, survey, side, wave)
 ) -> tuple[list[str], list[dict[str, object]]]:
     """The columns and rows of an export, employees' rows already made safe to hand out."""
-    columns = export_columns(session, survey, side)
+    columns = export_columns(session, survey, side, wave)
     rows = list(_rows(session, survey, wave, side))
     if side == "employee":
         if len(rows) < threshold:
