@@ -36,6 +36,7 @@ EVENT_TYPES: dict[str, str] = {
     "wave.opened": "a wave opens",
     "wave.closed": "a wave closes",
     "alert.opened": "an alert opens (an unhappy customer, a widening gap)",
+    "story.published": "a best-failure story is published",
 }
 TEST_EVENT = "webhook.test"
 RETRY_DELAYS: tuple[int, ...] = (10, 60, 300, 1800, 7200)  # seconds before each new attempt

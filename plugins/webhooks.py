@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from flask import Flask
 
-from perception import AlertOpened, ResponseSubmitted, WaveClosed, WaveOpened, hookimpl, send_webhook_event
+from perception import (
+    AlertOpened,
+    ResponseSubmitted,
+    StoryPublished,
+    WaveClosed,
+    WaveOpened,
+    hookimpl,
+    send_webhook_event,
+)
 
 
 @hookimpl
@@ -52,5 +60,21 @@ def perception_alert_opened(app: Flask, event: AlertOpened) -> None:
             "reason": event.reason,
             "opened_at": event.opened_at.isoformat(),
             "due_at": event.due_at.isoformat(),
+        },
+    )
+
+
+@hookimpl
+def perception_story_published(app: Flask, event: StoryPublished) -> None:
+    send_webhook_event(
+        app,
+        "story.published",
+        {
+            "story": event.story_id,
+            "title": event.title,
+            "touchpoint": event.touchpoint,
+            "dimension": event.dimension,
+            "alert": event.alert_id,
+            "published_at": event.published_at.isoformat(),
         },
     )

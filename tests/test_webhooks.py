@@ -163,3 +163,24 @@ def test_a_switched_off_endpoint_gets_nothing(app: Flask) -> None:
         open_core_wave(app)
         assert app.test_cli_runner().invoke(args=["wave", "close", "core", "w1"]).exit_code == 0
     assert deliveries(app) == [] and hook.received == []
+
+
+def test_a_published_story_and_an_opened_alert_reach_their_endpoints(app: Flask) -> None:
+    from perception import AlertOpened, StoryPublished
+
+    now = datetime.now(UTC)
+    hook_caller = app.extensions["perception"].plugin_manager.hook
+    with receiver() as hook:
+        _, hook.secret = register(app, hook.url, ["story.published", "alert.opened"])
+        hook_caller.perception_story_published(app=app, event=StoryPublished(
+            story_id=7, title="The courier who came back", touchpoint="delivery", dimension=None, alert_id=None,
+            published_at=now,
+        ))  # fmt: skip
+        hook_caller.perception_alert_opened(app=app, event=AlertOpened(
+            alert_id=3, kind="answer", survey_slug="core", wave_name="w1", item_key="recommend", value=2,
+            touchpoint=None, dimension=None, reason="", opened_at=now, due_at=now, owner_email="lead@example.com",
+        ))  # fmt: skip
+        story, alert = (delivery["body"] for delivery in hook.wait_for(2))
+    assert story["type"] == "story.published" and story["data"]["title"] == "The courier who came back"
+    assert alert["type"] == "alert.opened" and alert["data"]["value"] == 2
+    assert "lead@example.com" not in json.dumps(alert)
