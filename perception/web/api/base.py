@@ -25,6 +25,7 @@ from perception.web.api.limits import count_call
 
 PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
+MAX_ID = 2**31 - 1  # the largest id an integer column holds on every database
 blueprint = Blueprint("api", __name__, url_prefix=PREFIX)
 
 
@@ -262,6 +263,8 @@ def operation(
                     _authenticate(op.scope)
                 for name, value in kwargs.items():
                     _refuse_unstorable(value, f"path.{name}")
+                    if isinstance(value, int) and not 0 <= value <= MAX_ID:  # beyond any row's id
+                        raise ApiProblem(404, f"path.{name}: no row has the id {value}")
                 if op.query is not None:
                     kwargs["query"] = _parse_query(op.query)
                 if op.body is not None or op.body_media != "application/json":

@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from perception.tokens import SCOPES
-from perception.web.api.base import PREFIX, PROBLEM, Operation, Problem, operation
+from perception.web.api.base import MAX_ID, PREFIX, PROBLEM, Operation, Problem, operation
 
 _PART = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<arguments>[^)]*)\))?:)?(?P<name>\w+)>")
-_CONVERTER_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}}
+_CONVERTER_TYPES = {"int": {"type": "integer", "minimum": 0, "maximum": MAX_ID}, "float": {"type": "number"}}
 _STATUS_WORDS = {
     400: "The request cannot be read (malformed JSON, a bad cursor, a bad filter).",
     401: "No live API token.",
