@@ -37,6 +37,7 @@ EVENT_TYPES: dict[str, str] = {
     "wave.closed": "a wave closes",
     "alert.opened": "an alert opens (an unhappy customer, a widening gap)",
     "story.published": "a best-failure story is published",
+    "idea.state_changed": "a lead decides on an idea (a new state, with the official answer)",
 }
 TEST_EVENT = "webhook.test"
 RETRY_DELAYS: tuple[int, ...] = (10, 60, 300, 1800, 7200)  # seconds before each new attempt

@@ -11,6 +11,7 @@ from flask import Flask
 
 from perception import (
     AlertOpened,
+    IdeaStateChanged,
     ResponseSubmitted,
     StoryPublished,
     WaveClosed,
@@ -76,5 +77,22 @@ def perception_story_published(app: Flask, event: StoryPublished) -> None:
             "dimension": event.dimension,
             "alert": event.alert_id,
             "published_at": event.published_at.isoformat(),
+        },
+    )
+
+
+@hookimpl
+def perception_idea_state_changed(app: Flask, event: IdeaStateChanged) -> None:
+    send_webhook_event(
+        app,
+        "idea.state_changed",
+        {
+            "idea": event.idea_id,
+            "title": event.title,
+            "from_state": event.from_state,
+            "to_state": event.to_state,
+            "answer": event.answer,
+            "decided_on": event.decided_on.isoformat(),
+            "merged_into": event.merged_into,
         },
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -184,3 +184,22 @@ def test_a_published_story_and_an_opened_alert_reach_their_endpoints(app: Flask)
     assert story["type"] == "story.published" and story["data"]["title"] == "The courier who came back"
     assert alert["type"] == "alert.opened" and alert["data"]["value"] == 2
     assert "lead@example.com" not in json.dumps(alert)
+
+
+def test_a_decision_on_an_idea_reaches_its_endpoint_without_naming_anyone(app: Flask) -> None:
+    from perception import IdeaStateChanged
+
+    hook_caller = app.extensions["perception"].plugin_manager.hook
+    with receiver() as hook:
+        _, hook.secret = register(app, hook.url, ["idea.state_changed"])
+        hook_caller.perception_idea_state_changed(app=app, event=IdeaStateChanged(
+            idea_id=4, title="Call back within the hour", from_state="under_review", to_state="accepted",
+            answer="We start in March.", decided_on=date(2027, 2, 1), decision_id=9,
+        ))  # fmt: skip
+        (delivery,) = hook.wait_for(1)
+    body = delivery["body"]
+    assert body["type"] == "idea.state_changed"
+    assert body["data"] == {
+        "idea": 4, "title": "Call back within the hour", "from_state": "under_review", "to_state": "accepted",
+        "answer": "We start in March.", "decided_on": "2027-02-01", "merged_into": None,
+    }  # fmt: skip
