@@ -34,6 +34,7 @@ from perception.db import engine_of, session_scope
 from perception.models import Account, Alert, Contact, Idea, Story, Wave, metadata
 from perception.tokens import create_token
 from perception.waves import issue_links
+from perception.webhooks import create_endpoint
 from tests.conftest import csrf_token, make_account, post_form, sign_in
 from tests.test_alerts import answer, loop_wave
 from tests.test_stories import STORY
@@ -85,6 +86,17 @@ MATRIX: dict[str, tuple[object, ...]] = {
     "GET /api/v1/openapi.json": (OK, OK, OK, OK, OK, OK),
     "GET /api/v1/docs": (OK, OK, OK, OK, OK, OK),
     "GET /api/v1/surveys/<slug>/waves/<name>/report": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "GET /api/v1/alerts": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "GET /api/v1/alerts/<int:alert_id>": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "GET /api/v1/surveys": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "GET /api/v1/surveys/<slug>": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "GET /api/v1/surveys/<slug>/definition": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "GET /api/v1/surveys/<slug>/codebook": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "GET /api/v1/surveys/<slug>/waves": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "GET /api/v1/surveys/<slug>/waves/<name>": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "GET /api/v1/surveys/<slug>/waves/<name>/responses/<any(customer, employee):side>": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),  # noqa: E501
+    "GET /accounts/webhooks/": (LOGIN, LOGIN, DENIED, DENIED, DENIED, OK),
+    "GET /accounts/webhooks/<int:endpoint_id>": (LOGIN, LOGIN, DENIED, DENIED, DENIED, OK),
     "GET /audit/": (LOGIN, LOGIN, DENIED, DENIED, DENIED, OK),
     "GET /alerts/": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),
     "GET /alerts/<int:alert_id>": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),
@@ -121,6 +133,17 @@ MATRIX: dict[str, tuple[object, ...]] = {
     "POST /accounts/tokens": (LOGIN, LOGIN, DENIED, DENIED, DENIED, INVALID),
     "POST /accounts/tokens/<int:token_id>/revoke": (LOGIN, LOGIN, DENIED, DENIED, DENIED, MOVED),
     "POST /api/v1/waves/<int:wave_id>/invitations": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "PATCH /api/v1/alerts/<int:alert_id>": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "POST /api/v1/surveys": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "PUT /api/v1/surveys/<slug>/definition": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "POST /api/v1/surveys/<slug>/waves": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "POST /api/v1/surveys/<slug>/waves/<name>/open": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "POST /api/v1/surveys/<slug>/waves/<name>/close": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),
+    "POST /api/v1/surveys/<slug>/waves/<name>/responses/<any(customer, employee):side>": (BEARER, BEARER, BEARER, BEARER, BEARER, BEARER),  # noqa: E501
+    "POST /accounts/webhooks/": (LOGIN, LOGIN, DENIED, DENIED, DENIED, INVALID),
+    "POST /accounts/webhooks/<int:endpoint_id>/test": (LOGIN, LOGIN, DENIED, DENIED, DENIED, MOVED),
+    "POST /accounts/webhooks/<int:endpoint_id>/active": (LOGIN, LOGIN, DENIED, DENIED, DENIED, MOVED),
+    "POST /accounts/webhooks/<int:endpoint_id>/delete": (LOGIN, LOGIN, DENIED, DENIED, DENIED, MOVED),
     "POST /alerts/<int:alert_id>": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),
     "POST /alerts/rules/<slug>": (LOGIN, LOGIN, DENIED, DENIED, MOVED, MOVED),
     "POST /stories/new": (LOGIN, LOGIN, INVALID, INVALID, INVALID, INVALID),
@@ -184,7 +207,8 @@ NOBODYS_LINK = "a-link-nobody-was-given"
 
 
 def build_world(app: Flask) -> World:
-    """A wave with an answer, an alert, an idea, a story, links, a contact and an API token.
+    """A wave with an answer, an alert, an idea, a story, links, a contact, an API token and a
+    webhook endpoint.
 
     A new route whose path has an argument no route had before (``<kiosk_id>``) needs its value
     in ``world.values``; a new kind of link (``/k/<token>``), the token each role holds in
@@ -212,6 +236,7 @@ def build_world(app: Flask) -> World:
         session.flush()
         admin_id = session.exec(select(Account.id).where(Account.email == "admin@example.com")).one()
         token, _clear = create_token(session, "reports", ["reports:read"], admin_id)
+        endpoint = create_endpoint(session, "https://helpdesk.example.com/hooks", ["wave.closed"], "Helpdesk", admin_id)
         world.values = {
             "slug": "loop",
             "name": wave.name,
@@ -223,6 +248,7 @@ def build_world(app: Flask) -> World:
             "alert_id": session.exec(select(Alert.id)).one(),
             "account_id": session.exec(select(Account.id).where(Account.email == colleague)).one(),
             "token_id": token.id,
+            "endpoint_id": endpoint.id,
             "filename": "perception.css",
             "action": "close",
         }
