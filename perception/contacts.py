@@ -494,6 +494,20 @@ def forget_contact(session: Session, contact: Contact) -> None:
     session.expunge(contact)
 
 
+def import_detail(summary: ImportSummary, survey: Survey | None) -> dict[str, object]:
+    """What the audit log keeps of an import: counts, never a row of the file."""
+    detail: dict[str, object] = {"created": summary.created, "updated": summary.updated, "merged": summary.merged_lines}
+    if survey is not None:
+        detail["survey"] = survey.slug
+    return detail
+
+
+def forgotten_target(contacts: Sequence[Contact]) -> str:
+    """How the audit log names an erasure: the kinds of contact only, since the person must be gone."""
+    kinds = " and ".join(sorted({contact.kind for contact in contacts}))
+    return f"{kinds} contact" if len(contacts) == 1 else f"{kinds} contacts"
+
+
 @dataclass(frozen=True)
 class ContactCounts:
     kind: str

@@ -270,3 +270,71 @@ def test_the_contacts_commands_import_and_forget(app: Flask, bank: None, tmp_pat
     assert refused.exit_code == 1 and "line 2: 'nobody' is not an email address" in refused.output
     forgotten = runner.invoke(args=["contacts", "forget", "zoe@example.com"])
     assert forgotten.exit_code == 0 and contacts(app) == {}
+
+
+def test_imports_and_erasures_are_audited_with_counts_and_no_personal_data(app: Flask, bank: None) -> None:
+    import io
+    import json
+
+    from perception.models import AuditEvent
+
+    lead = sign_in(app, "lead")
+    form = {"csrf_token": csrf_token(lead, "/contacts"), "kind": "customer", "survey": "bank", "language": "en",
+            "mapping": "\n".join(f"{field}={column}" for field, column in MAPPING.items())}  # fmt: skip
+    imported = lead.post(
+        "/contacts/import",
+        data={**form, "file": (io.BytesIO(GOOD.encode()), "people.csv")},
+        content_type="multipart/form-data",
+    )
+    assert imported.status_code == 302
+    refused = lead.post(
+        "/contacts/import",
+        data={**form, "file": (io.BytesIO(b"E-mail\nnobody\n"), "bad.csv")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422  # nothing imported, nothing logged
+    forgotten = post_form(lead, "/contacts/forget", {"address": "ana@example.com", "kind": ""}, token_from="/contacts")
+    assert forgotten.status_code == 302
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["contacts", "forget", "+447700900123"]).exit_code == 0
+
+    with session_scope(app) as session:
+        events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+        logged = [(event.actor, event.action, event.target, json.loads(event.detail)) for event in events]
+    assert logged[-3:] == [
+        ("lead@example.com", "contacts.import", "customer contacts",
+         {"created": 3, "updated": 0, "merged": 1, "survey": "bank"}),
+        ("lead@example.com", "contacts.forget", "customer contact", {"count": 1}),
+        (logged[-1][0], "contacts.forget", "customer contact", {"count": 1}),
+    ]  # fmt: skip
+    assert logged[-1][0].startswith("command line")
+    everything = " ".join(f"{event.actor} {event.target} {event.detail}" for event in events)
+    for personal in ("ana@", "bob@", "7700", "+44", "+33", "people.csv"):
+        assert personal not in everything
+
+
+def test_a_command_line_import_is_audited(app: Flask, bank: None, tmp_path: Path) -> None:
+    from perception.models import AuditEvent
+
+    path = tmp_path / "staff.csv"
+    path.write_text("Mail,Dept\nzoe@example.com,Sales\nyan@example.com,Support\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(
+        args=[
+            "contacts",
+            "import",
+            str(path),
+            "--kind",
+            "employee",
+            "--map",
+            "email=Mail",
+            "--map",
+            "segment:department=Dept",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    with session_scope(app) as session:
+        event = session.exec(select(AuditEvent)).one()
+    assert (event.action, event.target, event.detail) == (
+        "contacts.import", "employee contacts", '{"created": 2, "merged": 0, "updated": 0}'
+    )  # fmt: skip
+    assert event.actor.startswith("command line") and "zoe" not in event.detail

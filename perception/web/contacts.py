@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlmodel import select
@@ -15,13 +16,16 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from perception.accounts import role_required
+from perception.audit import record
 from perception.contacts import (
     ContactError,
     contact_counts,
     contact_for_unsubscribe_token,
     find_contact,
     forget_contact,
+    forgotten_target,
     import_contacts,
+    import_detail,
     parse_mapping,
     unsubscribe,
 )
@@ -102,6 +106,7 @@ def import_view():  # type: ignore[no-untyped-def]
     except ImportRefused as error:
         session.rollback()
         return _page(form, ForgetForm(), problems=error.problems, status=422)
+    record(session, current_user, "contacts.import", f"{form.kind.data} contacts", import_detail(summary, survey))
     session.commit()
     flash(
         _(
@@ -133,8 +138,10 @@ def forget_view():  # type: ignore[no-untyped-def]
     if not found:
         form.address.errors = [_("No contact has this address.")]
         return _page(_import_form(), form, status=404)
+    target = forgotten_target(found)
     for contact in found:
         forget_contact(session, contact)
+    record(session, current_user, "contacts.forget", target, {"count": len(found)})
     session.commit()
     flash(_("The contact was erased. Responses stay in the reports, without anything that names the person."), "info")
     return redirect(url_for("contacts.index"))
