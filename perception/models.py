@@ -663,3 +663,34 @@ class WebhookDelivery(SQLModel, table=True):
     last_status: int | None = None
     last_response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     last_error: str | None = Field(default=None, max_length=500)
+
+
+# --- Kiosks: a tablet on a counter answering a wave's customer side (issue 4) ---
+
+
+class Kiosk(SQLModel, table=True):
+    """A tablet a lead set up to collect customers' answers to one wave, with segment values fixed.
+
+    It keeps no person: no address, no device, no time of any answer. The window counts the
+    responses of the current minute, updated in one statement, so every process shares the limit.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=80)
+    created_at: datetime
+    created_by: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    stopped_at: datetime | None = None
+    responses: int = Field(default=0)
+    window_started_at: datetime | None = None
+    window_count: int = Field(default=0)
+
+
+class KioskSegment(SQLModel, table=True):
+    """A kiosk's fixed value of one customer segment (the site, the touchpoint), given to each response."""
+
+    __tablename__ = "kiosk_segment"
+
+    kiosk_id: int = Field(foreign_key="kiosk.id", primary_key=True, ondelete="CASCADE")
+    attribute_id: int = Field(foreign_key="segment_attribute.id", primary_key=True, ondelete="CASCADE")
+    value_id: int = Field(foreign_key="segment_value.id", ondelete="CASCADE")

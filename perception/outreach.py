@@ -193,6 +193,6 @@ def perception_register_commands(cli: click.Group) -> None:
 
 @hookimpl
 def perception_register_blueprints(app: Flask) -> list[Blueprint]:
-    from perception.web import contacts, dispatch
+    from perception.web import contacts, dispatch, kiosk
 
-    return [contacts.blueprint, dispatch.blueprint]
+    return [contacts.blueprint, dispatch.blueprint, kiosk.blueprint]

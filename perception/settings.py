@@ -211,6 +211,14 @@ SETTINGS += (
     Setting("SMS_TIMEOUT", _seconds, "Seconds to wait for the gateway before giving up (default 10)."),
 )
 
+SETTINGS += (
+    Setting(
+        "KIOSK_IDLE_SECONDS", _int_at_least(10), "Seconds without a touch before a kiosk returns to its start (60)."
+    ),
+    Setting("KIOSK_THANKS_SECONDS", _int_at_least(2), "Seconds a kiosk shows its thank-you before the start (8)."),
+    Setting("KIOSK_PER_MINUTE", _int_at_least(1), "Most responses one kiosk takes in a minute (default 6)."),
+)
+
 SMTP_DEFAULT_PORTS: Mapping[str, int] = {"none": 25, "starttls": 587, "tls": 465}
 
 DEFAULTS: Mapping[str, Any] = {
@@ -244,6 +252,9 @@ DEFAULTS: Mapping[str, Any] = {
     "SMS_BODY": '{"to": "{to}", "text": "{text}", "from": "{sender}"}',
     "SMS_SENDER": "",
     "SMS_TIMEOUT": 10.0,
+    "KIOSK_IDLE_SECONDS": 60,
+    "KIOSK_THANKS_SECONDS": 8,
+    "KIOSK_PER_MINUTE": 6,
 }
 
 

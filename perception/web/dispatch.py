@@ -82,7 +82,9 @@ def public_link(wave: Wave) -> str:
     return url_for("respond.public", token=wave.public_token, _external=True)
 
 
-def _page(survey: Survey, wave: Wave, invite: InviteForm, remind: RemindForm, status: int = 200):  # type: ignore[no-untyped-def]
+def _page(survey: Survey, wave: Wave, invite: InviteForm, remind: RemindForm, status: int = 200, kiosk=None):  # type: ignore[no-untyped-def]
+    from perception.web.kiosk import sending_section
+
     rows = progress(get_session(), wave)
     return render_template(
         "dispatch/wave.html",
@@ -95,7 +97,13 @@ def _page(survey: Survey, wave: Wave, invite: InviteForm, remind: RemindForm, st
         skip_labels=SKIP_LABELS,
         channels=current_app.extensions["perception"].registries.channels,
         public_link=public_link(wave),
+        kiosks=sending_section(survey, wave, kiosk),
     ), status
+
+
+def sending_page(survey: Survey, wave: Wave, kiosk=None, status: int = 200):  # type: ignore[no-untyped-def]
+    """The sending page with fresh invitation forms (``kiosk``: the kiosk form, with its errors)."""
+    return _page(survey, wave, _invite_form(), RemindForm(), status, kiosk)
 
 
 @blueprint.route("/<slug>/waves/<name>/qr.svg")

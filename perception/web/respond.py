@@ -35,16 +35,23 @@ def language() -> str:
     return str(get_locale() or "en")
 
 
-def build_form(items: list[Item], side: str, lang: str, segments: list[DeclaredAttribute] = ()) -> FlaskForm:  # type: ignore[assignment]
+def build_form(
+    items: list[Item],
+    side: str,
+    lang: str,
+    segments: list[DeclaredAttribute] = (),  # type: ignore[assignment]
+    ask_contact: bool = True,
+) -> FlaskForm:
     """A form with one field per item, worded for the side and language, and the segment lists.
 
-    Customers are also asked whether, and how, they may be contacted about their answers.
+    Customers are also asked whether, and how, they may be contacted about their answers, unless
+    ``ask_contact`` is False (a kiosk: a shared tablet keeps nobody's address).
     """
 
     class AnswerForm(FlaskForm):
         pass
 
-    if side == "customer":
+    if side == "customer" and ask_contact:
         AnswerForm.contact_how = RadioField(  # type: ignore[attr-defined]
             _l("May we contact you about your answers?"),
             choices=[
