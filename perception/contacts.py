@@ -14,11 +14,8 @@ person while the responses, which never point at a contact, keep the aggregates 
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import re
-from base64 import urlsafe_b64encode
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +25,7 @@ from sqlmodel import Session, func
 
 from perception.imports import ImportRefused, decode_csv, sniff_delimiter
 from perception.models import Contact, ContactSegment, SegmentAttribute, SegmentValue, Survey
+from perception.signing import sign_id, signed_id
 from perception.types import LANGUAGES, SIDES
 
 FIELDS: tuple[str, ...] = ("email", "phone", "language")
@@ -443,17 +441,12 @@ def _store(
 
 def unsubscribe_token(secret_key: str, contact_id: int) -> str:
     """The contact's unsubscribe token: its id and a 128-bit signature, so it needs no storage."""
-    digest = hmac.new(secret_key.encode(), f"unsubscribe:{contact_id}".encode(), hashlib.sha256).digest()
-    return f"{contact_id}.{urlsafe_b64encode(digest[:16]).decode().rstrip('=')}"
+    return sign_id(secret_key, "unsubscribe", contact_id)
 
 
 def contact_for_unsubscribe_token(session: Session, secret_key: str, token: str) -> Contact | None:
-    contact_id, _, _ = (token or "").partition(".")
-    if not contact_id.isdigit() or len(token) > 64:
-        return None
-    if not hmac.compare_digest(unsubscribe_token(secret_key, int(contact_id)), token):
-        return None
-    return session.get(Contact, int(contact_id))
+    contact_id = signed_id(secret_key, "unsubscribe", token)
+    return session.get(Contact, contact_id) if contact_id is not None else None
 
 
 def unsubscribe(session: Session, contact: Contact) -> None:

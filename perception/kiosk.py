@@ -13,9 +13,6 @@ shares it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from base64 import urlsafe_b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from perception.invitations import InvitationError, customer_segments
 from perception.models import Kiosk, KioskSegment, SegmentAttribute, SegmentValue, Wave
+from perception.signing import sign_id, signed_id
 
 MAX_NAME_LENGTH = 80
 WINDOW = timedelta(minutes=1)
@@ -36,18 +34,13 @@ class KioskError(ValueError):
 
 def kiosk_token(secret_key: str, kiosk_id: int) -> str:
     """The kiosk's address part: its id and a 128-bit signature, so it needs no stored secret."""
-    digest = hmac.new(secret_key.encode(), f"kiosk:{kiosk_id}".encode(), hashlib.sha256).digest()
-    return f"{kiosk_id}.{urlsafe_b64encode(digest[:16]).decode().rstrip('=')}"
+    return sign_id(secret_key, "kiosk", kiosk_id)
 
 
 def find_kiosk(session: Session, secret_key: str, token: str) -> Kiosk | None:
     """The kiosk of a signed address, or None when the signature is wrong or the kiosk is gone."""
-    kiosk_id, _, _ = (token or "").partition(".")
-    if not kiosk_id.isdigit() or len(token) > 64:
-        return None
-    if not hmac.compare_digest(kiosk_token(secret_key, int(kiosk_id)), token):
-        return None
-    return session.get(Kiosk, int(kiosk_id))
+    kiosk_id = signed_id(secret_key, "kiosk", token)
+    return session.get(Kiosk, kiosk_id) if kiosk_id is not None else None
 
 
 def create_kiosk(

@@ -65,7 +65,8 @@ def _invite_form() -> InviteForm:
     return form
 
 
-def _wave(slug: str, name: str) -> tuple[Survey, Wave]:
+def wave_or_404(slug: str, name: str) -> tuple[Survey, Wave]:
+    """The survey and wave the address names, or a 404."""
     session = get_session()
     survey = find_survey(session, slug)
     wave = find_wave(session, survey, name) if survey else None
@@ -109,14 +110,14 @@ def sending_page(survey: Survey, wave: Wave, kiosk=None, status: int = 200):  # 
 @blueprint.route("/<slug>/waves/<name>/qr.svg")
 @role_required("lead")
 def qr_code(slug: str, name: str) -> Response:
-    _survey, wave = _wave(slug, name)
+    _survey, wave = wave_or_404(slug, name)
     return Response(qr_svg(public_link(wave)), mimetype="image/svg+xml")
 
 
 @blueprint.route("/<slug>/waves/<name>/poster.pdf")
 @role_required("lead")
 def poster(slug: str, name: str) -> Response:
-    survey, wave = _wave(slug, name)
+    survey, wave = wave_or_404(slug, name)
     language = request.args.get("language") if request.args.get("language") in LANGUAGES else current_locale()
     title = getattr(survey, f"title_{language}", "") or localized(survey, "title")
     return Response(
@@ -129,14 +130,14 @@ def poster(slug: str, name: str) -> Response:
 @blueprint.route("/<slug>/waves/<name>/sending")
 @role_required("lead")
 def sending(slug: str, name: str):  # type: ignore[no-untyped-def]
-    survey, wave = _wave(slug, name)
+    survey, wave = wave_or_404(slug, name)
     return _page(survey, wave, _invite_form(), RemindForm())
 
 
 @blueprint.route("/<slug>/waves/<name>/sending/invite", methods=["POST"])
 @role_required("lead")
 def invite(slug: str, name: str) -> WerkzeugResponse | tuple[str, int]:
-    survey, wave = _wave(slug, name)
+    survey, wave = wave_or_404(slug, name)
     form = _invite_form()
     if not form.validate_on_submit():
         return _page(survey, wave, form, RemindForm(), 422)
@@ -163,7 +164,7 @@ def invite(slug: str, name: str) -> WerkzeugResponse | tuple[str, int]:
 @blueprint.route("/<slug>/waves/<name>/sending/remind", methods=["POST"])
 @role_required("lead")
 def remind(slug: str, name: str) -> WerkzeugResponse | tuple[str, int]:
-    survey, wave = _wave(slug, name)
+    survey, wave = wave_or_404(slug, name)
     form = RemindForm()
     if not form.validate_on_submit():
         return _page(survey, wave, _invite_form(), form, 422)

@@ -58,8 +58,8 @@ from perception.scales import SCALES
 from perception.segments import DeclaredAttribute, declared
 from perception.surveys import items_of
 from perception.types import Delivery
-from perception.waves import accepts_answers, find_survey, find_wave
-from perception.web.dispatch import sending_page
+from perception.waves import accepts_answers
+from perception.web.dispatch import sending_page, wave_or_404
 from perception.web.helpers import current_locale
 from perception.web.respond import build_form
 
@@ -134,12 +134,7 @@ def sending_section(survey: Survey, wave: Wave, form: KioskForm | None = None) -
 def _wave(slug: str, name: str) -> tuple[Survey, Wave]:
     if not kiosks_enabled():
         abort(404)
-    session = get_session()
-    survey = find_survey(session, slug)
-    wave = find_wave(session, survey, name) if survey else None
-    if survey is None or wave is None:
-        abort(404)
-    return survey, wave
+    return wave_or_404(slug, name)
 
 
 def _kiosk_of(wave: Wave, kiosk_id: int) -> Kiosk:
