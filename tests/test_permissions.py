@@ -6,7 +6,7 @@ status each role gets, in the order of ``ROLES``. A route without a line fails
 
 How each role asks:
 - anonymous: no session, and a link nobody was given (``/r/``, ``/p/``, ``/u/`` tokens);
-- customer: no session, with a customer's own links (one-time invitation, the wave's public link,
+- customer: no session, with a customer's own links (one-time invitation, the wave's public link, a kiosk,
   an unsubscribe link);
 - employee: signed in, with an employee's one-time link;
 - leader, lead, admin: signed in, with a link nobody was given.
@@ -31,6 +31,7 @@ from sqlmodel import select
 from perception import create_app, hookimpl
 from perception.contacts import unsubscribe_token
 from perception.db import engine_of, session_scope
+from perception.kiosk import create_kiosk, kiosk_token
 from perception.models import Account, Alert, Contact, Idea, Story, Wave, metadata
 from perception.tokens import create_token
 from perception.waves import issue_links
@@ -62,6 +63,11 @@ MATRIX: dict[str, tuple[object, ...]] = {
     "GET /surveys/<slug>/waves/<name>/qr.svg": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),
     "GET /surveys/<slug>/waves/<name>/poster.pdf": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),
     "GET /surveys/<slug>/waves/<name>/sending": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),
+    "GET /surveys/<slug>/waves/<name>/kiosks/<int:kiosk_id>": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),
+    "GET /k/<token>": (NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    "GET /k/<token>/answer": (NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    "GET /k/<token>/thanks": (NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    "GET /k/<token>/manifest.webmanifest": (NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
     "GET /login": (OK, OK, OK, OK, OK, OK),
     "GET /": (LOGIN, LOGIN, OK, MOVED, MOVED, MOVED),
     "GET /surveys/": (LOGIN, LOGIN, DENIED, OK, OK, OK),
@@ -120,6 +126,10 @@ MATRIX: dict[str, tuple[object, ...]] = {
     "POST /u/<token>": (NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
     "POST /surveys/<slug>/waves/<name>/sending/invite": (LOGIN, LOGIN, DENIED, DENIED, INVALID, INVALID),
     "POST /surveys/<slug>/waves/<name>/sending/remind": (LOGIN, LOGIN, DENIED, DENIED, INVALID, INVALID),
+    "POST /surveys/<slug>/waves/<name>/kiosks": (LOGIN, LOGIN, DENIED, DENIED, INVALID, INVALID),
+    "POST /surveys/<slug>/waves/<name>/kiosks/<int:kiosk_id>/launch": (LOGIN, LOGIN, DENIED, DENIED, MOVED, MOVED),
+    "POST /surveys/<slug>/waves/<name>/kiosks/<int:kiosk_id>/stop": (LOGIN, LOGIN, DENIED, DENIED, MOVED, MOVED),
+    "POST /k/<token>/answer": (NOT_FOUND, INVALID, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
     "POST /login": (OK, OK, OK, OK, OK, OK),
     "POST /logout": (LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN),
     "POST /surveys/new": (LOGIN, LOGIN, DENIED, DENIED, INVALID, INVALID),
@@ -207,12 +217,12 @@ NOBODYS_LINK = "a-link-nobody-was-given"
 
 
 def build_world(app: Flask) -> World:
-    """A wave with an answer, an alert, an idea, a story, links, a contact, an API token and a
-    webhook endpoint.
+    """A wave with an answer, an alert, an idea, a story, links, a contact, a kiosk, an API token
+    and a webhook endpoint.
 
     A new route whose path has an argument no route had before (``<kiosk_id>``) needs its value
-    in ``world.values``; a new kind of link (``/k/<token>``), the token each role holds in
-    ``world.links``.
+    in ``world.values``; a new kind of link (``/k/<token>``, a kiosk's), the token each role holds
+    in ``world.links``.
     """
     world = World(app)
     for role in ("admin", "lead", "leader", "employee"):
@@ -237,6 +247,7 @@ def build_world(app: Flask) -> World:
         admin_id = session.exec(select(Account.id).where(Account.email == "admin@example.com")).one()
         token, _clear = create_token(session, "reports", ["reports:read"], admin_id)
         endpoint = create_endpoint(session, "https://helpdesk.example.com/hooks", ["wave.closed"], "Helpdesk", admin_id)
+        kiosk = create_kiosk(session, wave, "Front desk")
         world.values = {
             "slug": "loop",
             "name": wave.name,
@@ -251,11 +262,13 @@ def build_world(app: Flask) -> World:
             "endpoint_id": endpoint.id,
             "filename": "perception.css",
             "action": "close",
+            "kiosk_id": kiosk.id,
         }
         unsubscribe = unsubscribe_token(app.config["SECRET_KEY"], contact.id)
-    nobody = {"/r/": NOBODYS_LINK, "/p/": NOBODYS_LINK, "/u/": NOBODYS_LINK}
+        kiosk_link = kiosk_token(app.config["SECRET_KEY"], kiosk.id)  # type: ignore[arg-type]
+    nobody = {"/r/": NOBODYS_LINK, "/p/": NOBODYS_LINK, "/u/": NOBODYS_LINK, "/k/": NOBODYS_LINK}
     world.links = {role: nobody for role in ROLES}
-    world.links["customer"] = {"/r/": customer_link, "/p/": public_token, "/u/": unsubscribe}
+    world.links["customer"] = {"/r/": customer_link, "/p/": public_token, "/u/": unsubscribe, "/k/": kiosk_link}
     world.links["employee"] = {**nobody, "/r/": employee_link}
     return world
 
@@ -340,19 +353,19 @@ def test_every_route_has_a_line_in_the_matrix(tmp_path: Path) -> None:
     assert not stale, f"These lines of the permission matrix name routes the app no longer has: {stale}"
 
 
-class Kiosk:
+class Totem:
     @hookimpl
     def perception_register_blueprints(self, app: Flask) -> list[Blueprint]:
-        blueprint = Blueprint("kiosk", __name__)
-        blueprint.add_url_rule("/kiosk/<token>", "screen", lambda token: "", methods=["GET", "POST"])
+        blueprint = Blueprint("totem", __name__)
+        blueprint.add_url_rule("/totem/<token>", "screen", lambda token: "", methods=["GET", "POST"])
         return [blueprint]
 
 
 def test_a_route_added_without_a_line_is_named_with_the_line_to_paste(tmp_path: Path) -> None:
     config = {"DATABASE_URL": f"sqlite:///{tmp_path / 'routes.db'}", "INSTANCE_PATH": str(tmp_path)}
-    message = missing_lines(create_app(config, plugins=[Kiosk()]))
-    assert '    "GET /kiosk/<token>": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),' in message
-    assert '    "POST /kiosk/<token>": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),' in message
+    message = missing_lines(create_app(config, plugins=[Totem()]))
+    assert '    "GET /totem/<token>": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),' in message
+    assert '    "POST /totem/<token>": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),' in message
     assert "/surveys/" not in message
 
 
