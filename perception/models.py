@@ -94,6 +94,9 @@ class Wave(SQLModel, table=True):
     public_token: str = Field(max_length=64, unique=True)
     # Looked up by this hash, so that finding a wave by its public link compares no clear token in SQL.
     public_token_hash: str = Field(max_length=64, unique=True)
+    # The employees' public link (an intranet, a staff email): anyone with it answers the employee side.
+    employee_public_token: str = Field(max_length=64, unique=True)
+    employee_public_token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime
     # The survey version the wave asks; fixed once it has responses.
     version: int = Field(default=1)

@@ -62,7 +62,7 @@ def create_wave(
         raise WaveError("a wave cannot close before it opens")
     if find_wave(session, survey, name) is not None:
         raise WaveError(f"survey {survey.slug!r} has a wave named {name!r} already")
-    public_token = new_token()
+    public_token, employee_token = new_token(), new_token()
     wave = Wave(
         survey_id=survey.id,
         name=name,
@@ -71,6 +71,8 @@ def create_wave(
         closes_on=closes_on,
         public_token=public_token,
         public_token_hash=hash_token(public_token),
+        employee_public_token=employee_token,
+        employee_public_token_hash=hash_token(employee_token),
         created_at=datetime.now(UTC),
         version=survey.version,
     )
@@ -163,11 +165,26 @@ def find_invitation(session: Session, token: str) -> Invitation | None:
     return session.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).first()
 
 
-def find_public_wave(session: Session, token: str) -> Wave | None:
-    """The wave of a public link, found by hash like invitations, then checked in constant time."""
+def public_token(wave: Wave, side: str) -> str:
+    """The token of the wave's public link for a side."""
+    return wave.public_token if side == "customer" else wave.employee_public_token
+
+
+def find_public_wave(session: Session, token: str, side: str = "customer") -> Wave | None:
+    """The wave of a side's public link, found by hash like invitations, then checked in constant time."""
     if not token or len(token) > 64:
         return None
-    wave = session.exec(select(Wave).where(Wave.public_token_hash == hash_token(token))).first()
-    if wave is None or not hmac.compare_digest(wave.public_token.encode(), token.encode()):
+    column = Wave.public_token_hash if side == "customer" else Wave.employee_public_token_hash
+    wave = session.exec(select(Wave).where(column == hash_token(token))).first()
+    if wave is None or not hmac.compare_digest(public_token(wave, side).encode(), token.encode()):
         return None
     return wave
+
+
+def find_public_link(session: Session, token: str) -> tuple[Wave, str] | None:
+    """The wave and the side of a public link (each wave has one per side), or None."""
+    for side in SIDES:
+        wave = find_public_wave(session, token, side)
+        if wave is not None:
+            return wave, side
+    return None

@@ -26,7 +26,7 @@ from perception.responses import (
 from perception.scales import MAX_TEXT_LENGTH, SCALES
 from perception.segments import DeclaredAttribute, declared
 from perception.surveys import items_of
-from perception.waves import accepts_answers, find_invitation, find_public_wave
+from perception.waves import accepts_answers, find_invitation, find_public_link
 
 blueprint = Blueprint("respond", __name__)
 
@@ -198,11 +198,12 @@ def invitation(token: str) -> str | WerkzeugResponse | tuple[str, int]:
 @blueprint.route("/p/<token>", methods=["GET", "POST"])
 def public(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     session = get_session()
-    wave = find_public_wave(session, token)
+    found = find_public_link(session, token)
+    wave, side = found if found else (None, "customer")
     survey = session.get(Survey, wave.survey_id) if wave else None
     if wave is None or survey is None:
         return _invalid_link()
-    return _answer(survey, wave, "customer", None)
+    return _answer(survey, wave, side, None)
 
 
 @blueprint.route("/thanks")

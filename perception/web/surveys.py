@@ -254,6 +254,7 @@ def _wave_page(survey: Survey, wave: Wave, link_form: LinkBatchForm) -> str:
         counts=response_counts(get_session(), wave),
         links=link_counts(get_session(), wave),
         public_link=handed_out(survey, public_url("respond.public", token=wave.public_token), "customer"),
+        employee_link=handed_out(survey, public_url("respond.public", token=wave.employee_public_token), "employee"),
         link_form=link_form,
         action_form=ActionForm(),
     )
