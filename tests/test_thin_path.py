@@ -217,6 +217,8 @@ CHOICES = {"action": "open", "side": "customer"}  # URL parts that take one of a
 PUBLIC_ENDPOINTS = {"static", "auth.login", "respond.invitation", "respond.public", "respond.thanks"}
 PUBLIC_ENDPOINTS |= {"contacts.unsubscribe_page"}  # the link in every message is its own proof
 PUBLIC_ENDPOINTS |= {"api.openapi_json", "api.docs"}  # the API's contract and its reference page are public
+# A kiosk's pages: its signed address is its own proof (the tablet holds no session).
+PUBLIC_ENDPOINTS |= {"kiosk.start", "kiosk.answer", "kiosk.thanks", "kiosk.manifest"}
 
 
 def test_every_page_but_the_public_ones_asks_for_a_sign_in(app: Flask) -> None:

@@ -31,9 +31,8 @@ def upgrade() -> None:
     for (wave_id,) in connection.execute(sa.select(wave.c.id)).all():
         token = secrets.token_urlsafe(20)  # as perception.waves.new_token: 160 random bits
         digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
-        connection.execute(
-            sa.update(wave).where(wave.c.id == wave_id).values(employee_public_token=token, employee_public_token_hash=digest)
-        )
+        values = {"employee_public_token": token, "employee_public_token_hash": digest}
+        connection.execute(sa.update(wave).where(wave.c.id == wave_id).values(**values))
     with op.batch_alter_table("wave", schema=None) as batch_op:
         batch_op.alter_column("employee_public_token", existing_type=TOKEN, nullable=False)
         batch_op.alter_column("employee_public_token_hash", existing_type=TOKEN, nullable=False)
