@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import simplemma
-import yake
 
 from perception import TextAnalyser, Theme, WrittenText, hookimpl
 
@@ -57,6 +56,8 @@ class _Words:
 
 @cache
 def stop_words(language: str) -> frozenset[str]:
+    import yake  # here, not at the top: it takes a quarter of a second, which every command would pay
+
     base = yake.KeywordExtractor(lan=language).stopword_set
     return frozenset(word.lower() for word in base) - NOT_STOP_WORDS | MORE_STOP_WORDS[language]
 
@@ -148,6 +149,8 @@ class KeyPhraseThemes(TextAnalyser):
                 spellings.setdefault(phrase, Counter())[spelling] += 1
         # YAKE ranks the key phrases of this language's verbatims read as one document; on a large
         # wave it reads an even sample of them (its time grows with the words), the counts cover all.
+        import yake
+
         step = -(-len(indices) // self.read)
         document = "\n".join(texts[index].text.rstrip(" .!?") + "." for index in indices[::step])
         extractor = yake.KeywordExtractor(
