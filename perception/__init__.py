@@ -34,8 +34,11 @@ from perception.types import (
     ScoringModel,
     StoryPublished,
     SurveyTemplate,
+    TextAnalyser,
+    Theme,
     WaveClosed,
     WaveOpened,
+    WrittenText,
 )
 from perception.webhooks import send_webhook_event
 from perception.wording import invitation_email, invitation_sms
@@ -57,8 +60,11 @@ __all__ = [
     "SmsError",
     "StoryPublished",
     "SurveyTemplate",
+    "TextAnalyser",
+    "Theme",
     "WaveClosed",
     "WaveOpened",
+    "WrittenText",
     "alert_thresholds",
     "benjamini_hochberg",
     "build_message",

@@ -470,7 +470,7 @@ def plugins_command(as_json: bool) -> None:
     for plugin in described:
         origin = "built-in" if plugin["builtin"] else (plugin["distribution"] or "registered")
         click.echo(f"{plugin['name']} ({origin})")
-        for kind in ("scoring_models", "channels", "survey_templates"):
+        for kind in ("scoring_models", "channels", "survey_templates", "text_analysers"):
             if plugin.get(kind):
                 click.echo(f"  {kind.replace('_', ' ')}: {', '.join(plugin[kind])}")
         click.echo(f"  hooks: {', '.join(plugin['hooks'])}")

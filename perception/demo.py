@@ -81,6 +81,17 @@ VERBATIMS = (
     "Difficile de joindre quelqu'un au téléphone le samedi.",
     "My adviser knew exactly what I needed for the mortgage.",
 )
+# What staff think customers would tell us: the same subjects in part, never the repeated paperwork.
+EMPLOYEE_VERBATIMS = (
+    "Les clients trouvent nos frais opaques.",
+    "Ils trouvent l'application pratique.",
+    "Difficile de nous joindre au téléphone le samedi.",
+    "Les clients apprécient l'accueil en agence.",
+    "Ils voudraient un conseiller qui connaît leur dossier.",
+    "Customers would say the app is easy to use.",
+    "Les frais de tenue de compte reviennent souvent.",
+)
+EMPLOYEE_WRITES_EVERY = 4  # one employee response in four carries a verbatim
 SEGMENTS = {
     "employee": {
         "department": ["Agences", "Centre de relation client", "Crédit", "Back-office"],
@@ -125,7 +136,7 @@ def _seed_answers(
     rng: random.Random,
     segments: list[DeclaredAttribute],
 ) -> None:
-    for _ in range(count):
+    for index in range(count):
         response = Response(
             wave_id=wave_id,
             side=side,
@@ -143,6 +154,9 @@ def _seed_answers(
                 if side == "customer" and rng.random() < 0.15:
                     session.add(Answer(response_id=response.id, item_id=item.id, wave_id=wave_id, side=side,
                                        text=rng.choice(VERBATIMS)))  # fmt: skip
+                elif side == "employee" and index % EMPLOYEE_WRITES_EVERY == 0:
+                    text = EMPLOYEE_VERBATIMS[index // EMPLOYEE_WRITES_EVERY % len(EMPLOYEE_VERBATIMS)]
+                    session.add(Answer(response_id=response.id, item_id=item.id, wave_id=wave_id, side=side, text=text))
                 continue
             value = _answer(rng, item, side, wave_index, mood)
             session.add(Answer(response_id=response.id, item_id=item.id, wave_id=wave_id, side=side, value=value))

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ScoringModel,
         StoryPublished,
         SurveyTemplate,
+        TextAnalyser,
         WaveClosed,
         WaveOpened,
     )
@@ -79,6 +80,11 @@ def perception_wave_closed(app: Flask, event: WaveClosed) -> None:
 @hookspec
 def perception_idea_state_changed(app: Flask, event: IdeaStateChanged) -> None:
     """React to a lead's decision on an idea, once committed (runs on the task queue)."""
+
+
+@hookspec
+def perception_register_text_analysers() -> list[TextAnalyser]:
+    """Return text analysers (instances of ``perception.TextAnalyser``) that find themes in verbatims."""
 
 
 def hook_names() -> list[str]:

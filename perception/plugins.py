@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pluggy
 
 from perception import hookspecs
-from perception.types import Channel, ScoringModel, SurveyTemplate
+from perception.types import Channel, ScoringModel, SurveyTemplate, TextAnalyser
 
 ENTRY_POINT_GROUP = "perception"
 
@@ -73,6 +73,7 @@ class Registries:
     scoring_models: dict[str, ScoringModel] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
     survey_templates: dict[str, SurveyTemplate] = field(default_factory=dict)
+    text_analysers: dict[str, TextAnalyser] = field(default_factory=dict)
 
     @classmethod
     def collect(cls, pm: pluggy.PluginManager) -> Registries:
@@ -81,6 +82,7 @@ class Registries:
             scoring_models=_merge_by_name("scoring model", hook.perception_register_scoring_models(), ScoringModel),
             channels=_merge_by_name("channel", hook.perception_register_channels(), Channel),
             survey_templates=_merge_by_name("survey template", hook.perception_survey_templates(), SurveyTemplate),
+            text_analysers=_merge_by_name("text analyser", hook.perception_register_text_analysers(), TextAnalyser),
         )
 
 
@@ -101,6 +103,7 @@ def describe_plugins(pm: pluggy.PluginManager, registries: Registries) -> list[M
             ("scoring_models", registries.scoring_models, "perception_register_scoring_models"),
             ("channels", registries.channels, "perception_register_channels"),
             ("survey_templates", registries.survey_templates, "perception_survey_templates"),
+            ("text_analysers", registries.text_analysers, "perception_register_text_analysers"),
         ):
             if hook_name not in hooks:
                 continue

@@ -169,6 +169,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "VERBATIM_THRESHOLD", _int_at_least(2), "Fewest employee responses whose verbatims are shown (default 10)."
     ),
+    Setting("TEXT_ANALYSER", _text, "Text analyser that finds themes in verbatims (default key-phrases)."),
     Setting("LINK_DAYS", _int_at_least(1), "Days a one-time link stays valid (default 60)."),
     Setting("ALERT_HOURS", _int_at_least(1), "Hours an alert's owner has to handle it (default 48)."),
     Setting("SIGN_IN_ATTEMPTS", _int_at_least(2), "Failed sign-ins that lock an email for a while (default 5)."),
@@ -226,6 +227,7 @@ DEFAULTS: Mapping[str, Any] = {
     "BASE_URL": "",
     "REPORTING_THRESHOLD": 5,
     "VERBATIM_THRESHOLD": 10,
+    "TEXT_ANALYSER": "key-phrases",
     "LINK_DAYS": 60,
     "ALERT_HOURS": 48,
     "SIGN_IN_ATTEMPTS": 5,

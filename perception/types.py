@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -224,3 +224,46 @@ class StoryPublished:
     dimension: str | None
     alert_id: int | None
     published_at: datetime
+
+
+@dataclass(frozen=True)
+class WrittenText:
+    """One verbatim as a text analyser sees it: the words and, when known, their language."""
+
+    text: str
+    language: str | None = None  # "en", "fr", or None when the analyser must tell
+
+
+@dataclass(frozen=True)
+class Theme:
+    """What a group of verbatims talks about.
+
+    ``key`` identifies the theme across the texts of one analysis (the same key on both sides is
+    the same theme); ``label`` is how people wrote it; ``mentions`` are the positions, in the
+    sequence the analyser was given, of the texts that mention it.
+    """
+
+    key: str
+    label: str
+    language: str
+    mentions: tuple[int, ...]
+
+
+class TextAnalyser(ABC):
+    """Finds the themes of a set of verbatims (customers' and employees' of one wave, together).
+
+    A plugin subclasses it and returns an instance from ``perception_register_text_analysers``.
+    It sees only the texts: the core links each one to the score it explains, counts the themes
+    per side and keeps employees' verbatims away from it below the verbatim threshold. The same
+    texts in the same order must give the same themes.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[Mapping[str, str]]
+
+    @abstractmethod
+    def themes(self, texts: Sequence[WrittenText]) -> list[Theme]:
+        """The themes of ``texts``, each with the positions of the texts that mention it."""
+
+    def describe(self, language: str = "en") -> str:
+        return self.label.get(language) or self.label.get("en") or self.name

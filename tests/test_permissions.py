@@ -77,6 +77,7 @@ MATRIX: dict[str, tuple[object, ...]] = {
     "GET /surveys/<slug>/waves/<name>": (LOGIN, LOGIN, DENIED, DENIED, OK, OK),
     "GET /surveys/<slug>/waves/<name>/report": (LOGIN, LOGIN, DENIED, OK, OK, OK),
     "GET /surveys/<slug>/waves/<name>/verbatims": (LOGIN, LOGIN, DENIED, OK, OK, OK),
+    "GET /surveys/<slug>/waves/<name>/themes": (LOGIN, LOGIN, DENIED, OK, OK, OK),
     "GET /surveys/<slug>/waves/<name>/groups": (LOGIN, LOGIN, DENIED, BAD, BAD, BAD),
     "GET /surveys/<slug>/trend": (LOGIN, LOGIN, DENIED, OK, OK, OK),
     "GET /surveys/<slug>/waves/<name>/gaps.svg": (LOGIN, LOGIN, DENIED, OK, OK, OK),

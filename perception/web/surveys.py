@@ -57,6 +57,7 @@ from perception.surveys import (
     store_definition,
 )
 from perception.tasks import emit
+from perception.themes import choose_analyser, theme_report
 from perception.types import SIDES, Delivery, WaveClosed, WaveOpened
 from perception.verbatims import verbatim_counts, verbatim_page
 from perception.waves import (
@@ -385,6 +386,26 @@ def verbatims(slug: str, name: str) -> tuple[str, int]:
         "surveys/verbatims.html", survey=survey, wave=report.wave, report=report, side=side, shown=shown,
         item=item, items=written, threshold=current_app.config["VERBATIM_THRESHOLD"],
     ), 200  # fmt: skip
+
+
+@blueprint.route("/<slug>/waves/<name>/themes")
+@role_required("lead", "leader")
+def themes(slug: str, name: str) -> tuple[str, int]:
+    """What customers talk about, how it goes with their scores, and what staff think they talk about."""
+    survey = _survey_or_404(slug)
+    wave = _wave_or_404(survey, name)
+    session = get_session()
+    try:
+        wanted = [parse_filter(text) for text in request.args.getlist("segment") if text and not text.endswith("=")]
+        filters = resolve(session, survey, wanted)
+    except SegmentError as error:
+        abort(400, str(error))
+    threshold = current_app.config["VERBATIM_THRESHOLD"]
+    analyser = choose_analyser(_registries().text_analysers, current_app.config["TEXT_ANALYSER"])
+    found = theme_report(session, wave, items_of(session, survey, wave), filters, threshold, analyser)
+    return render_template(
+        "surveys/themes.html", survey=survey, wave=wave, filters=filters, found=found, threshold=threshold
+    ), 200
 
 
 def data_uri(svg: str) -> str:
