@@ -21,9 +21,10 @@ import hashlib
 import hmac
 import secrets
 from base64 import urlsafe_b64encode
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import Connection, and_, exists, insert, or_, update
@@ -404,8 +405,27 @@ class SingleInvitation:
     reason: str | None
 
 
-def invite_one(
-    app: Flask,
+@dataclass(frozen=True)
+class Invitee:
+    """One person to invite, checked: addresses normalised, segment values resolved for the survey."""
+
+    email: str | None
+    phone: str | None
+    language: str | None
+    segments: Mapping[int, int]
+
+
+def _check_sending(app: Flask, wave: Wave, side: str, channel: Channel) -> None:
+    if side not in SIDES:
+        raise InvitationError(f"side must be customer or employee, not {side!r}")
+    if wave.state != "open":
+        raise InvitationError(f"wave {wave.name!r} is not open")
+    if not app.config.get("BASE_URL"):
+        raise InvitationError("set PERCEPTION_BASE_URL: the links in messages need the public address of the site")
+    _address_column(channel)
+
+
+def check_invitee(
     session: Session,
     wave: Wave,
     side: str,
@@ -414,22 +434,10 @@ def invite_one(
     phone: str | None = None,
     language: str | None = None,
     segments: Mapping[str, str] | None = None,
-) -> SingleInvitation:
-    """One invitation, for a hot survey triggered by another system right after an interaction.
-
-    The contact is found by address, or added; the same rules as a wave's sending apply (consent,
-    contact frequency). Segment values (the touchpoint among them) are checked against the wave's
-    survey and carried to the response. The caller commits, then hands the dispatch to the queue.
-    """
+) -> Invitee:
+    """The person as they will be invited, or `InvitationError` saying what is wrong; writes nothing."""
     from perception.contacts import ContactError, normalise_email, normalise_language, normalise_phone
 
-    if side not in SIDES:
-        raise InvitationError(f"side must be customer or employee, not {side!r}")
-    if wave.state != "open":
-        raise InvitationError(f"wave {wave.name!r} is not open")
-    if not app.config.get("BASE_URL"):
-        raise InvitationError("set PERCEPTION_BASE_URL: the links in messages need the public address of the site")
-    _address_column(channel)
     try:
         email = normalise_email(email) if email else None
         phone = normalise_phone(phone) if phone else None
@@ -441,23 +449,30 @@ def invite_one(
         raise InvitationError(f"the {channel.name} channel needs the contact's {channel.address_kind}")
     if segments and side == "employee":
         raise InvitationError("an employee invitation carries no segment values: employees choose their own")
-    resolved = customer_segments(session, wave, segments or {})
-    now = datetime.now(UTC)
+    return Invitee(email, phone, language, customer_segments(session, wave, segments or {}))
+
+
+def _invite(
+    app: Flask, session: Session, wave: Wave, side: str, channel: Channel, dispatch: Dispatch, invitee: Invitee,
+    now: datetime,
+) -> SingleInvitation:  # fmt: skip
+    """Find or add the contact, then queue its message on `dispatch`, or record why it is skipped."""
     contact = None
-    if email:
-        contact = session.exec(select(Contact).where(Contact.kind == side, Contact.email == email)).first()
-    if contact is None and phone:
-        contact = session.exec(select(Contact).where(Contact.kind == side, Contact.phone == phone)).first()
+    if invitee.email:
+        contact = session.exec(select(Contact).where(Contact.kind == side, Contact.email == invitee.email)).first()
+    if contact is None and invitee.phone:
+        contact = session.exec(select(Contact).where(Contact.kind == side, Contact.phone == invitee.phone)).first()
     if contact is None:
-        contact = Contact(kind=side, email=email, phone=phone, language=language or "en", created_at=now)
+        contact = Contact(
+            kind=side, email=invitee.email, phone=invitee.phone, language=invitee.language or "en", created_at=now
+        )
         session.add(contact)
     else:
-        contact.email = contact.email or email
-        contact.phone = contact.phone or phone
-        contact.language = language or contact.language
-    session.flush()
-    dispatch = Dispatch(wave_id=wave.id, side=side, channel=channel.name, purpose="invite", created_at=now)
-    session.add(dispatch)
+        contact.email = contact.email or invitee.email  # found by phone: nobody else has this email
+        if contact.phone is None and invitee.phone:  # found by email: the phone may be another contact's
+            taken = session.exec(select(Contact.id).where(Contact.kind == side, Contact.phone == invitee.phone)).first()
+            contact.phone = None if taken else invitee.phone
+        contact.language = invitee.language or contact.language
     session.flush()
     reason = None
     already = session.exec(
@@ -487,7 +502,7 @@ def invite_one(
     session.add(ContactInvitation(invitation_id=invitation.id, contact_id=contact.id, channel=channel.name, salt=salt))  # type: ignore[arg-type]
     session.add_all(
         InvitationSegment(invitation_id=invitation.id, attribute_id=attribute_id, value_id=value_id)  # type: ignore[arg-type]
-        for attribute_id, value_id in resolved.items()
+        for attribute_id, value_id in invitee.segments.items()
     )
     session.add(
         DispatchItem(
@@ -498,3 +513,71 @@ def invite_one(
     contact.last_invited_at = now
     session.flush()
     return SingleInvitation(dispatch, contact.id, "pending", None)  # type: ignore[arg-type]
+
+
+def invite_one(
+    app: Flask,
+    session: Session,
+    wave: Wave,
+    side: str,
+    channel: Channel,
+    email: str | None = None,
+    phone: str | None = None,
+    language: str | None = None,
+    segments: Mapping[str, str] | None = None,
+) -> SingleInvitation:
+    """One invitation, for a hot survey triggered by another system right after an interaction.
+
+    The contact is found by address, or added; the same rules as a wave's sending apply (consent,
+    contact frequency). Segment values (the touchpoint among them) are checked against the wave's
+    survey and carried to the response. The caller commits, then hands the dispatch to the queue.
+    """
+    _check_sending(app, wave, side, channel)
+    invitee = check_invitee(session, wave, side, channel, email, phone, language, segments)
+    now = datetime.now(UTC)
+    dispatch = Dispatch(wave_id=wave.id, side=side, channel=channel.name, purpose="invite", created_at=now)
+    session.add(dispatch)
+    session.flush()
+    return _invite(app, session, wave, side, channel, dispatch, invitee, now)
+
+
+class InviteesError(InvitationError):
+    """Some people of a list cannot be invited: `problems` maps each one's index to what is wrong."""
+
+    def __init__(self, problems: Mapping[int, str]) -> None:
+        self.problems = dict(problems)
+        first = min(self.problems)
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(f"entry {first}: {self.problems[first]}{more}")
+
+
+def invite_many(
+    app: Flask,
+    session: Session,
+    wave: Wave,
+    side: str,
+    channel: Channel,
+    people: Sequence[Mapping[str, Any]],
+) -> list[SingleInvitation]:
+    """A list of invitations in one dispatch, all or none: every person is checked before any is written.
+
+    Each entry takes `invite_one`'s keywords (`email`, `phone`, `language`, `segments`) and the same
+    rules apply to each (consent, contact frequency; a person listed twice is invited once). Raises
+    `InviteesError` naming every bad entry by its index. The caller commits, then hands the
+    dispatch to the queue.
+    """
+    _check_sending(app, wave, side, channel)
+    invitees: list[Invitee] = []
+    problems: dict[int, str] = {}
+    for index, person in enumerate(people):
+        try:
+            invitees.append(check_invitee(session, wave, side, channel, **person))
+        except InvitationError as error:
+            problems[index] = str(error)
+    if problems:
+        raise InviteesError(problems)
+    now = datetime.now(UTC)
+    dispatch = Dispatch(wave_id=wave.id, side=side, channel=channel.name, purpose="invite", created_at=now)
+    session.add(dispatch)
+    session.flush()
+    return [_invite(app, session, wave, side, channel, dispatch, invitee, now) for invitee in invitees]

@@ -17,6 +17,8 @@ SCOPES: dict[str, str] = {
     "responses:export": "export responses",
     "surveys:manage": "manage surveys",
     "alerts:manage": "handle alerts",
+    "ideas:read": "read the ideas employees see",
+    "stories:read": "read published stories",
 }
 PREFIX = "pct_"
 

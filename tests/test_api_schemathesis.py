@@ -19,6 +19,7 @@ from schemathesis.checks import (
 )
 
 from perception import create_app
+from tests.test_api_ideas_stories import seed_ideas, seed_stories
 from tests.test_api_resources import token_for
 from tests.test_exports import seed
 
@@ -40,9 +41,12 @@ def fuzzed_app(app_config: dict) -> Flask:
 
 def test_the_api_keeps_its_openapi_contract_under_generated_calls(fuzzed_app: Flask) -> None:
     seed(fuzzed_app, employees=["Counter"] * 6)
+    seed_ideas(fuzzed_app)
+    seed_stories(fuzzed_app)
     headers = token_for(
-        fuzzed_app, "reports:read", "surveys:manage", "responses:import", "responses:export", "alerts:manage"
-    )
+        fuzzed_app, "reports:read", "surveys:manage", "responses:import", "responses:export", "alerts:manage",
+        "invitations:send", "ideas:read", "stories:read",
+    )  # fmt: skip
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fuzzed_app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10

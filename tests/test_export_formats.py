@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import pytest
 from flask import Flask
@@ -51,15 +52,13 @@ def test_csv_cells_a_spreadsheet_would_run_are_kept_as_text(text: str) -> None:
 
 
 def test_an_spss_file_carries_variable_and_value_labels(app: Flask) -> None:
-    pyreadstat = pytest.importorskip(
-        "pyreadstat", reason="SPSS export is the optional extra perception[spss] (pyreadstat), not installed here"
-    )
-    pytest.importorskip("pandas", reason="SPSS export is the optional extra perception[spss] (pandas), not installed")
-    seed(app, ["Counter"] * 6)
-    content = exported(app, export_sav, "customer")
     import tempfile
     from pathlib import Path
 
+    import pyreadstat  # the test extra brings perception[spss]
+
+    seed(app, ["Counter"] * 6)
+    content = exported(app, export_sav, "customer")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "shop.sav"
         path.write_bytes(content)
@@ -94,3 +93,12 @@ def test_the_command_writes_an_xlsx_file(app: Flask, tmp_path) -> None:  # type:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert load_workbook(target)["responses"]["E2"].value == 3
+
+
+def test_a_server_without_the_spss_extra_says_so_with_501(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(app, ["Counter"] * 6)
+    monkeypatch.setitem(sys.modules, "pyreadstat", None)  # what `import pyreadstat` meets where it is not installed
+    answer = call(app.test_client(), "GET", "/surveys/shop/waves/w1/responses/customer?format=sav",
+                  token_for(app, "responses:export"))  # fmt: skip
+    assert answer.status_code == 501 and answer.mimetype == "application/problem+json"
+    assert "pip install 'perception[spss]'" in answer.get_json()["detail"]

@@ -82,6 +82,8 @@ class TokenForm(FlaskForm):
             SelectChoice("responses:export", _l("export responses")),
             SelectChoice("surveys:manage", _l("manage surveys")),
             SelectChoice("alerts:manage", _l("handle alerts")),
+            SelectChoice("ideas:read", _l("read the ideas employees see")),
+            SelectChoice("stories:read", _l("read published stories")),
         ],
         validators=[DataRequired(_l("Choose at least one scope."))],
         widget=ListWidget(prefix_label=False),

@@ -6,19 +6,31 @@ Each resource lives in its own module and declares its operations with
 
 from __future__ import annotations
 
-from perception.web.api import alerts, invitations, openapi, reports, responses, surveys, waves
+from perception.web.api import (
+    alerts,
+    ideas,
+    invitations,
+    openapi,
+    reports,
+    responses,
+    stories,
+    surveys,
+    waves,
+)
 from perception.web.api.base import ApiProblem, blueprint, operation, problem, wants_problem
 
 __all__ = [
     "ApiProblem",
     "alerts",
     "blueprint",
+    "ideas",
     "invitations",
     "openapi",
     "operation",
     "problem",
     "reports",
     "responses",
+    "stories",
     "surveys",
     "wants_problem",
     "waves",

@@ -36,6 +36,9 @@ _TAGS = {
     "reports": "Gap reports, as the comparison engine computes them.",
     "codebook": "What each exported column means.",
     "alerts": "Cases opened by unhappy customers' answers or widening gaps: list them, update them.",
+    "invitations": "Invitations to answer, sent through a channel: one for a hot survey, or a list.",
+    "ideas": "The idea box, as employees see it: never a hidden idea, never an anonymous author.",
+    "stories": "Best failures, once a lead has published them.",
 }
 
 
