@@ -30,7 +30,8 @@ from perception.types import WaveClosed, WaveOpened
 from perception.waves import WaveError, close_wave, create_wave, find_survey, find_wave, open_wave
 
 
-def _ready_app() -> Flask:
+def ready_app() -> Flask:
+    """The current app, once its database is ready (a clear error for a command otherwise)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         check_ready(app)
@@ -59,7 +60,7 @@ def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the application (gunicorn; runs the task-queue consumer too on the embedded queue)."""
     from perception.serve import serve
 
-    serve(_ready_app(), host, port, workers)
+    serve(ready_app(), host, port, workers)
 
 
 @click.command("demo")
@@ -87,7 +88,7 @@ def demo_command(serve_after: bool, host: str, port: int) -> None:
         from perception.serve import serve
 
         click.echo(f"Open http://{host}:{port}/ and sign in with one of the accounts above.")
-        serve(_ready_app(), host, port, workers=2)
+        serve(ready_app(), host, port, workers=2)
 
 
 @click.group("users")
@@ -104,7 +105,7 @@ def users_group() -> None:
 @with_appcontext
 def users_create(email: str, role: str, name: str, language: str, password: str) -> None:
     """Create an account with a role: admin, lead, leader or employee."""
-    app = _ready_app()
+    app = ready_app()
     try:
         with session_scope(app) as session:
             account = create_account(session, email, role, password, name=name, language=language)
@@ -120,7 +121,7 @@ def users_list() -> None:
     """List accounts with their roles."""
     from sqlmodel import select
 
-    with session_scope(_ready_app()) as session:
+    with session_scope(ready_app()) as session:
         for account in session.exec(select(Account).order_by(Account.email)).all():
             state = "" if account.active else " (disabled)"
             click.echo(f"{account.role:<9} {account.email}{state}")
@@ -135,7 +136,7 @@ def users_set_password(email: str, password: str) -> None:
     from sqlmodel import select
 
     try:
-        with session_scope(_ready_app()) as session:
+        with session_scope(ready_app()) as session:
             account = session.exec(select(Account).where(Account.email == email.strip().lower())).first()
             if account is None:
                 raise click.ClickException(f"no account for {email}")
@@ -157,7 +158,7 @@ def survey_group() -> None:
 @with_appcontext
 def survey_import(file: click.utils.LazyFile, replace: bool) -> None:
     """Import a survey definition (YAML or JSON); a bad file is refused whole."""
-    app = _ready_app()
+    app = ready_app()
     try:
         definition = read_definition(file.read(), app.extensions["perception"].registries.scoring_models)
         with session_scope(app) as session:
@@ -185,7 +186,7 @@ def survey_import(file: click.utils.LazyFile, replace: bool) -> None:
 @with_appcontext
 def survey_export(slug: str, output: click.utils.LazyFile) -> None:
     """Write a survey's definition as YAML, in the format `survey import` reads."""
-    with session_scope(_ready_app()) as session:
+    with session_scope(ready_app()) as session:
         survey = find_survey(session, slug)
         if survey is None:
             raise click.ClickException(f"no survey {slug!r}")
@@ -199,7 +200,7 @@ def survey_list() -> None:
     """List surveys and their waves."""
     from sqlmodel import select
 
-    with session_scope(_ready_app()) as session:
+    with session_scope(ready_app()) as session:
         for survey in session.exec(select(Survey).order_by(Survey.slug)).all():
             click.echo(f"{survey.slug}: {survey.title_en or survey.title_fr}")
             for wave in session.exec(select(Wave).where(Wave.survey_id == survey.id)).all():
@@ -238,7 +239,7 @@ def _survey_and_wave(session, slug: str, name: str) -> tuple[Survey, Wave]:  # t
 def wave_create(slug: str, name: str, kind: str, opens, closes) -> None:  # type: ignore[no-untyped-def]
     """Create a wave NAME of survey SLUG (draft until opened)."""
     try:
-        with session_scope(_ready_app()) as session:
+        with session_scope(ready_app()) as session:
             survey = find_survey(session, slug)
             if survey is None:
                 raise click.ClickException(f"no survey {slug!r} (see `perception survey list`)")
@@ -257,7 +258,7 @@ def wave_create(slug: str, name: str, kind: str, opens, closes) -> None:  # type
 @with_appcontext
 def wave_open(slug: str, name: str) -> None:
     """Open a wave for answers."""
-    app = _ready_app()
+    app = ready_app()
     try:
         with session_scope(app) as session:
             survey, wave = _survey_and_wave(session, slug, name)
@@ -276,7 +277,7 @@ def wave_open(slug: str, name: str) -> None:
 @with_appcontext
 def wave_close(slug: str, name: str) -> None:
     """Close a wave: its links stop accepting answers."""
-    app = _ready_app()
+    app = ready_app()
     try:
         with session_scope(app) as session:
             survey, wave = _survey_and_wave(session, slug, name)
@@ -296,7 +297,7 @@ def wave_list(slug: str) -> None:
     """List the waves of a survey."""
     from sqlmodel import select
 
-    with session_scope(_ready_app()) as session:
+    with session_scope(ready_app()) as session:
         survey = find_survey(session, slug)
         if survey is None:
             raise click.ClickException(f"no survey {slug!r}")
@@ -359,7 +360,7 @@ def report_command(
     from perception.report import CSV_COLUMNS, report_json, report_rows
     from perception.segments import SegmentError, parse_filter, resolve
 
-    app = _ready_app()
+    app = ready_app()
     with session_scope(app) as session:
         survey, wave = _survey_and_wave(session, slug, wave_name)
         try:
@@ -398,7 +399,7 @@ def export_responses_command(
     from perception.exports import ExportRefused, ExportUnavailable, export_responses, export_sav, export_xlsx
 
     write = {"csv": export_responses, "xlsx": export_xlsx, "sav": export_sav}[file_format]
-    app = _ready_app()
+    app = ready_app()
     with session_scope(app) as session:
         survey, wave = _survey_and_wave(session, slug, wave_name)
         try:
@@ -417,7 +418,7 @@ def backup_command(file: Path) -> None:
     """Copy the SQLite database to FILE while the app keeps serving (PostgreSQL: pg_dump, see README)."""
     from perception.backup import BackupError, backup
 
-    app = _ready_app()
+    app = ready_app()
     try:
         info = backup(app, file)
     except BackupError as error:

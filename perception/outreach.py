@@ -8,9 +8,10 @@ from __future__ import annotations
 import io
 
 import click
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask
 from flask.cli import with_appcontext
 
+from perception.cli import ready_app
 from perception.contacts import (
     ContactError,
     find_contact,
@@ -18,22 +19,13 @@ from perception.contacts import (
     import_contacts,
     parse_mapping,
 )
-from perception.db import DatabaseNotReady, check_ready, session_scope
+from perception.db import session_scope
 from perception.dispatch import start_dispatch
 from perception.hookspecs import hookimpl
 from perception.imports import ImportRefused
 from perception.invitations import InvitationError, Sample, plan_invitations, plan_reminders, progress
 from perception.types import LANGUAGES, SIDES
 from perception.waves import find_survey, find_wave
-
-
-def _ready_app() -> Flask:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        check_ready(app)
-    except DatabaseNotReady as error:
-        raise click.ClickException(str(error)) from None
-    return app
 
 
 @click.group("contacts")
@@ -59,7 +51,7 @@ def contacts_import(
     file: io.BufferedReader, kind: str, pairs: tuple[str, ...], slug: str | None, language: str
 ) -> None:
     """Import contacts from a CSV file (UTF-8, comma or semicolon): all lines, or none when one is bad."""
-    app = _ready_app()
+    app = ready_app()
     try:
         mapping = parse_mapping(pairs) or None
     except ContactError as error:
@@ -93,7 +85,7 @@ def contacts_import(
 @with_appcontext
 def contacts_forget(address: str, kind: str | None) -> None:
     """Erase a person (GDPR): the contact goes, the anonymous counts stay."""
-    app = _ready_app()
+    app = ready_app()
     with session_scope(app) as session:
         try:
             found = find_contact(session, address, kind)
@@ -124,7 +116,7 @@ def _wave_named(session, slug: str, name: str):  # type: ignore[no-untyped-def]
 @with_appcontext
 def invite_command(slug: str, wave_name: str, side: str, channel: str, share: float | None, count: int | None) -> None:
     """Invite a wave's contacts (in the background: see `perception sending` for the progress)."""
-    app = _ready_app()
+    app = ready_app()
     channels = app.extensions["perception"].registries.channels
     if channel not in channels:
         raise click.BadParameter(f"no channel {channel!r} (installed: {', '.join(sorted(channels))})")
@@ -146,7 +138,7 @@ def invite_command(slug: str, wave_name: str, side: str, channel: str, share: fl
 @with_appcontext
 def remind_command(slug: str, wave_name: str, side: str) -> None:
     """Remind the wave's invited contacts who have not answered."""
-    app = _ready_app()
+    app = ready_app()
     with session_scope(app) as session:
         wave = _wave_named(session, slug, wave_name)
         try:
@@ -174,7 +166,7 @@ def _echo_progress(app: Flask, slug: str, wave_name: str) -> None:
 @with_appcontext
 def sending_command(slug: str, wave_name: str) -> None:
     """Progress of a wave's invitations and reminders."""
-    _echo_progress(_ready_app(), slug, wave_name)
+    _echo_progress(ready_app(), slug, wave_name)
 
 
 @click.command("worker")
@@ -182,7 +174,7 @@ def sending_command(slug: str, wave_name: str) -> None:
 @with_appcontext
 def worker_command(workers: int) -> None:
     """Run a task-queue consumer (with PERCEPTION_QUEUE_URL=redis://..., as many as you like, anywhere)."""
-    app = _ready_app()
+    app = ready_app()
     consumer = app.extensions["perception"].queue.create_consumer(workers=workers, worker_type="thread", periodic=True)
     consumer.run()
 
