@@ -6,6 +6,7 @@ The names below are the public API; plugins import them from here and nothing el
 from perception import hookspecs
 from perception.alerts import alert_thresholds, open_alert
 from perception.app import create_app
+from perception.gap_watch import open_gap_alerts
 from perception.hookspecs import hookimpl
 from perception.mail import MailError, build_message, mail_configured, mail_connection, render_mail, send_mail
 from perception.posters import poster_pdf, qr_data_uri, qr_svg
@@ -79,6 +80,7 @@ __all__ = [
     "mann_whitney",
     "nps_difference",
     "open_alert",
+    "open_gap_alerts",
     "plain",
     "poster_pdf",
     "qr_data_uri",

@@ -59,6 +59,9 @@ EMPLOYEE_SHIFT = {
     "empathy_understands": -0.8,
     "empathy_cares": -0.9,
 }
+# What customers felt change in the second wave, once an idea was implemented in between: the
+# shared file means they no longer send the same papers twice (see DEMO_IDEAS).
+CUSTOMER_PROGRESS = {"time_no_repeat": 0.9}
 # How much each item follows a customer's overall mood, and so their recommendation (default 0.3):
 # first-contact resolution and effort matter most here, which makes them blind spots to fix first.
 LOADING = {
@@ -119,6 +122,8 @@ def _answer(rng: random.Random, item: Item, side: str, wave_index: int, mood: fl
     if side == "employee":
         mean += EMPLOYEE_SHIFT.get(item.key, 0.0)
     mean += 0.15 * wave_index  # customers see a little progress from one quarter to the next
+    if side == "customer" and wave_index > 0:
+        mean += CUSTOMER_PROGRESS.get(item.key, 0.0)
     weight = LOADING.get(item.key, 0.3)
     noise = weight * mood + (1 - weight**2) ** 0.5 * rng.gauss(0, 1)
     value = round(mean + SPREAD[item.scale] * noise)

@@ -326,6 +326,16 @@ class Alert(SQLModel, table=True):
     customer_kept: bool | None = None
 
 
+class DimensionFollow(SQLModel, table=True):
+    """A lead or leader who wants to hear when a gap of this dimension widens or a blind spot appears."""
+
+    __tablename__ = "dimension_follow"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
+    survey_id: int = Field(foreign_key="survey.id", primary_key=True, ondelete="CASCADE")
+    dimension: str = Field(primary_key=True, max_length=64)
+
+
 # --- Reaching people: contacts (issue 4) ---
 
 

@@ -19,6 +19,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "perception.web",
     "perception.cli",
     "perception.alerts",
+    "perception.gap_watch",
     "perception.outreach",
     "perception.notifications",
 )

@@ -11,7 +11,7 @@ from perception.db import session_scope
 from perception.waves import find_survey, find_wave, issue_links
 from tests.browsing import new_context
 from tests.conftest import make_account
-from tests.test_browser import PHONE, sign_in
+from tests.test_browser import PASSWORD, PHONE, sign_in
 from tests.test_report import ALL, seed
 
 pytestmark = pytest.mark.browser
@@ -80,3 +80,44 @@ def test_the_checker_catches_a_page_that_breaks_the_rules(browser: Browser) -> N
     page.close()
     assert any(found_rule.startswith("image-alt") for found_rule in found)
     assert any(found_rule.startswith("label") for found_rule in found)
+
+
+def test_idea_story_alert_and_verbatim_pages_have_no_accessibility_violations(
+    app: Flask,
+    browser: Browser,
+    live_server: str,
+) -> None:
+    from sqlmodel import select
+
+    from perception.demo import seed_demo
+    from perception.models import Alert, Idea, Story
+
+    seed_demo(app)
+    with session_scope(app) as session:
+        idea = session.exec(select(Idea.id).order_by(Idea.id)).first()
+        story = session.exec(select(Story.id).where(Story.state == "published").order_by(Story.id)).first()
+        alert = session.exec(select(Alert.id).order_by(Alert.id)).first()
+    assert idea and story and alert
+    pages = {
+        "lead": (
+            "/ideas/", f"/ideas/{idea}", "/ideas/ranking", "/ideas/moderation", "/stories/", f"/stories/{story}",
+            "/alerts/", f"/alerts/{alert}", "/alerts/figures", "/alerts/rules/six-pillars",
+            "/surveys/six-pillars/waves/2026-Q4/verbatims",
+            "/surveys/six-pillars/waves/2026-Q4/verbatims?side=employee",
+        ),
+        "employee": ("/ideas/new", "/ideas/pairs", "/stories/new", "/notifications/"),
+    }  # fmt: skip
+    for role, paths in pages.items():
+        for options in (PHONE, {"viewport": {"width": 1280, "height": 900}}):
+            context = new_context(browser, live_server, locale="en-US", **options)
+            page = context.new_page()
+            page.goto("/login")
+            page.get_by_label("Email").fill(make_account(app, role))
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(lambda url: "/login" not in url)
+            for path in paths:
+                response = page.goto(path)
+                assert response is not None and response.status == 200, path
+                assert violations(page) == [], f"{role} {path}"
+            context.close()

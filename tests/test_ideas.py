@@ -514,8 +514,25 @@ def test_the_demo_has_ideas_in_french_and_english_and_one_implemented_between_it
     lead = sign_in(app, "lead")
     page = lead.get(f"/ideas/{implemented.id}").get_data(as_text=True)
     assert "Before: 2026-Q3" in page and "After: 2026-Q4" in page
+    # Customers felt the change: the item's gap narrowed from the wave before to the wave after.
+    with session_scope(app) as session:
+        before, after = (_demo_gap(app, session, implemented.item_id, wave) for wave in ("2026-Q3", "2026-Q4"))
+    assert after < before - 0.3
     assert "Ne plus redemander" not in lead.get("/ideas/ranking").get_data(as_text=True)
     assert assert_demo_runs_once(app) == len(ideas)
+
+
+def _demo_gap(app: Flask, session, item_id: int, wave_name: str) -> float:  # type: ignore[no-untyped-def]
+    from perception.report import gap_report
+    from perception.surveys import items_of
+    from perception.waves import find_survey, find_wave
+
+    survey = find_survey(session, "six-pillars")
+    wave = find_wave(session, survey, wave_name)
+    models = app.extensions["perception"].registries.scoring_models
+    report = gap_report(session, survey, wave, items_of(session, survey, wave), models, 5)
+    [row] = [row for row in report.rows if row.item.id == item_id]
+    return row.gap.value
 
 
 def assert_demo_runs_once(app: Flask) -> int:

@@ -141,6 +141,7 @@ MATRIX: dict[str, tuple[object, ...]] = {
     "POST /surveys/<slug>/waves": (LOGIN, LOGIN, DENIED, DENIED, INVALID, INVALID),
     "POST /surveys/<slug>/waves/<name>/<any(open, close):action>": (LOGIN, LOGIN, DENIED, DENIED, MOVED, MOVED),
     "POST /surveys/<slug>/waves/<name>/links": (LOGIN, LOGIN, DENIED, DENIED, INVALID, INVALID),
+    "POST /surveys/<slug>/following": (LOGIN, LOGIN, DENIED, MOVED, MOVED, MOVED),
     "POST /r/<token>": (NOT_FOUND, INVALID, INVALID, NOT_FOUND, NOT_FOUND, NOT_FOUND),
     "POST /p/<token>": (NOT_FOUND, INVALID, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
     "POST /accounts/": (LOGIN, LOGIN, DENIED, DENIED, DENIED, INVALID),

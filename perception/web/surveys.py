@@ -32,6 +32,7 @@ from perception.charts import (
 )
 from perception.db import get_session
 from perception.exports import ExportRefused, export_responses
+from perception.gap_watch import followed, set_followed
 from perception.models import Response as SurveyResponse
 from perception.models import Survey, Wave
 from perception.report import (
@@ -359,6 +360,7 @@ def report(slug: str, name: str) -> tuple[str, int]:
         charts=charts, earlier_waves=earlier_waves, changes=latest_changes(history) if earlier_waves else [],
         trend_dimensions=dimension_trend(history) if earlier_waves else [],
         verbatim_counts=verbatim_counts(session, report.wave, report.filters, current_app.config["VERBATIM_THRESHOLD"]),
+        follow_form=ActionForm(), followed=followed(session, current_user.id, survey),
     ), 422 if refusal else 200  # fmt: skip
 
 
@@ -556,3 +558,28 @@ def board_pack(slug: str, name: str) -> Response:
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{board_pack_filename(report)}"'},
     )
+
+
+@blueprint.route("/<slug>/following", methods=["POST"])
+@role_required("lead", "leader")
+def following(slug: str) -> Response:
+    """The dimensions of the survey the reader follows: told by email when their gaps widen."""
+    survey = _survey_or_404(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    session = get_session()
+    dimensions = request.form.getlist("dimension")
+    known = {item.dimension for item in items_of(session, survey) if item.dimension}
+    unknown = sorted(set(dimensions) - known)
+    if unknown:
+        abort(400, f"the survey has no dimension named {unknown[0]!r}")
+    set_followed(session, current_user.id, survey, dimensions)
+    session.commit()
+    if dimensions:
+        flash(_("When a wave closes, you will be told by email if a gap of the dimensions you follow widened."), "info")
+    else:
+        flash(_("You follow no dimension of this survey."), "info")
+    wave = find_wave(session, survey, request.form.get("wave", ""))
+    if wave is None:
+        return redirect(url_for("surveys.show", slug=survey.slug))
+    return redirect(url_for("surveys.report", slug=survey.slug, name=wave.name) + "#following")
