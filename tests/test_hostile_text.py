@@ -1,0 +1,227 @@
+"""What people write reaches pages, the board pack and emails as text, never as markup.
+
+Verbatims, ideas, stories and account names each carry one hostile string: a script, an image
+that would load from elsewhere and run code, bold and a link, a spreadsheet formula, a
+right-to-left override, and a word too long for any line. Each must show as the very characters
+written, and none of its markup may become an element.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from email.message import EmailMessage
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import select
+
+from perception import create_app
+from perception.accounts import create_account
+from perception.alerts import set_rule
+from perception.db import session_scope
+from perception.models import Account, Alert, Idea, Item, Story
+from tests.conftest import PASSWORD, post_form, sign_in
+from tests.mailbox import Mailbox
+from tests.test_alerts import answer, loop_wave
+from tests.test_stories import STORY
+
+HOSTILE = {
+    "script": '<script>alert("pwned")</script>',
+    "image": '<img src="http://evil.example/pwned.png" onerror="pwned()">',
+    "markup": '<b class="pwned">loud</b> & <a href="http://evil.example/">click</a>',
+    "formula": '=HYPERLINK("http://evil.example";"pwned")',
+    "right-to-left": "invoice \u202etxt.exe\u202c paid",
+    "long word": "Pneumono" + "ultramicroscopicsilico" * 4 + "volcanoconiosis",
+}
+
+
+class Parsed(HTMLParser):
+    """A page as a browser reads it: its text, and the elements it would build."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self._in: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+        if tag in ("script", "style", "title"):
+            self._in.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._in and self._in[-1] == tag:
+            self._in.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self._in:
+            self.text.append(data)
+
+
+def injected(page: Parsed) -> list[str]:
+    """Elements the hostile strings would have made, had they been taken as markup."""
+    found = []
+    for tag, attrs in page.elements:
+        if tag == "script" and not attrs.get("src"):
+            found.append("an inline script")
+        if "onerror" in attrs or attrs.get("class") == "pwned":
+            found.append(f"<{tag} {attrs}>")
+        if any("evil.example" in (attrs.get(name) or "") for name in ("href", "src")):
+            found.append(f"<{tag} {attrs}>")
+    return found
+
+
+def assert_shown_as_text(html: str, written: str, where: str) -> None:
+    page = Parsed(html)
+    assert written in "".join(page.text), f"{where}: {written!r} is not shown as written"
+    assert not injected(page), f"{where}: {injected(page)}"
+
+
+def author_named(app: Flask, number: int, name: str) -> FlaskClient:
+    email = f"author{number}@example.com"
+    with session_scope(app) as session:
+        create_account(session, email, "employee", PASSWORD, name=name)
+    client = app.test_client()
+    assert post_form(client, "/login", {"email": email, "password": PASSWORD}).status_code == 302
+    return client
+
+
+def write_everything(app: Flask) -> dict[str, dict[str, int]]:
+    """For each hostile string: a customer's verbatim (which opens an alert), an idea and a
+    published story by an author of that name, and a colleague's report of the idea."""
+    token = loop_wave(app)
+    lead = sign_in(app, "lead")
+    reader = sign_in(app, "employee")
+    ids = {}
+    for number, (kind, hostile) in enumerate(HOSTILE.items()):
+        status = answer(app, token, 0, item_comment=hostile, contact_how="email", contact_address="ana@example.com")
+        assert status == 302
+        author = author_named(app, number, hostile)
+        response = post_form(author, "/ideas/new", {"title": f"Idea {hostile}", "body": hostile, "action": "post"})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        story = {
+            **STORY,
+            "title": f"Story {hostile}",
+            **dict.fromkeys(("problem", "action", "outcome", "lesson"), hostile),
+        }
+        assert (
+            post_form(author, "/stories/new", {**story, "send": "submit", "dimension": "Resolution"}).status_code == 302
+        )
+        with session_scope(app) as session:
+            ids[kind] = {
+                "idea": session.exec(select(Idea.id).order_by(Idea.id.desc())).first(),
+                "story": session.exec(select(Story.id).order_by(Story.id.desc())).first(),
+                "alert": session.exec(select(Alert.id).order_by(Alert.id.desc())).first(),
+            }
+        path = f"/ideas/{ids[kind]['idea']}"
+        assert post_form(reader, f"{path}/report", {"reason": hostile}, token_from=path).status_code == 302
+        path = f"/stories/{ids[kind]['story']}"
+        assert post_form(lead, f"{path}/publish", {}, token_from=path).status_code == 302
+    return ids
+
+
+def test_what_people_write_is_shown_as_text_on_every_page(app: Flask) -> None:
+    ids = write_everything(app)
+    lead = sign_in(app, "lead")
+    admin = sign_in(app, "admin")
+    employee = sign_in(app, "employee")
+    pages = {
+        "verbatims": (lead, "/surveys/loop/waves/w1/verbatims?side=customer", "{}"),
+        "ideas": (employee, "/ideas/?order=newest", "Idea {}"),
+        "moderation": (lead, "/ideas/moderation", "{}"),
+        "stories": (employee, "/stories/", "Story {}"),
+        "report": (lead, "/surveys/loop/waves/w1/report", "Story {}"),
+        "accounts": (admin, "/accounts/", "{}"),
+    }
+    for kind, made in ids.items():
+        pages[f"alert ({kind})"] = (lead, f"/alerts/{made['alert']}", "{}")
+        pages[f"idea ({kind})"] = (employee, f"/ideas/{made['idea']}", "{}")
+        pages[f"story ({kind})"] = (employee, f"/stories/{made['story']}", "{}")
+    for name, (client, path, shown) in pages.items():
+        response = client.get(path)
+        assert response.status_code == 200, (name, response.status_code)
+        html = response.get_data(as_text=True)
+        assert not injected(Parsed(html)), f"{name}: {injected(Parsed(html))}"
+        kinds = [name.split("(")[1].rstrip(")")] if "(" in name else list(HOSTILE)
+        for kind in kinds:
+            assert_shown_as_text(html, shown.format(HOSTILE[kind]), name)
+
+
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def pdf_text(pdf: bytes, folder: Path) -> str:
+    """The text of a PDF as pdftotext reads it, whitespace and direction marks set aside."""
+    path = folder / "pack.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True).stdout
+    return re.sub(r"\s+", "", text.decode("utf-8").translate(BIDI_CONTROLS))
+
+
+def test_what_people_write_is_text_in_the_board_pack(app: Flask, tmp_path: Path) -> None:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext not installed: apt-get install poppler-utils")
+    write_everything(app)
+    response = sign_in(app, "lead").get("/surveys/loop/waves/w1/report.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = response.get_data()
+    text = pdf_text(pdf, tmp_path)
+    for kind, hostile in HOSTILE.items():
+        written = re.sub(r"\s+", "", f"Story {hostile}".translate(BIDI_CONTROLS))
+        if kind == "right-to-left":
+            # Drawn as its writer asked: the overridden run reads right to left, inside the title.
+            written = written.replace("txt.exe", "exe.txt")
+        assert written in text, f"{kind}: {written!r} not in the board pack's text"
+    # No link, image or script from what was written: the pack links nowhere outside.
+    assert not re.search(rb"/URI\s*\(", pdf)
+    assert b"/JavaScript" not in pdf and b"/JS" not in pdf
+
+
+def test_what_people_write_is_escaped_in_html_email_and_plain_in_text_email(app_config: dict, mailbox: Mailbox) -> None:
+    app = create_app({**app_config, **mailbox.settings, "BASE_URL": "https://cx.example"})
+    try:
+        token = loop_wave(app)
+        lead = sign_in(app, "lead")
+        with session_scope(app) as session:
+            recommend = session.exec(select(Item).where(Item.key == "recommend")).one()
+        for number, hostile in enumerate(HOSTILE.values()):
+            author = author_named(app, number, hostile)
+            with session_scope(app) as session:
+                author_id = session.exec(select(Account.id).where(Account.email == f"author{number}@example.com")).one()
+                set_rule(session, session.get(Item, recommend.id), 6, author_id)
+            # The alert's owner (named so) is told what the customer wrote.
+            status = answer(app, token, 0, item_comment=hostile, contact_how="email", contact_address="ana@example.com")
+            assert status == 302
+            # The idea's author (named so) is told its official answer.
+            response = post_form(
+                author, "/ideas/new", {"title": f"Idea {hostile}", "body": "Details.", "action": "post"}
+            )
+            idea = int(response.headers["Location"].rsplit("/", 1)[-1])
+            post_form(author, "/notifications/settings", {"email": "y"}, token_from="/notifications/")
+            path = f"/ideas/{idea}"
+            response = post_form(lead, f"{path}/decide", {"state": "accepted", "answer": hostile}, token_from=path)
+            assert response.status_code == 302
+            messages = mailbox.wait_for(2 * (number + 1))[-2:]
+            assert [message["To"] for message in messages] == [f"author{number}@example.com"] * 2
+            alert, decision = messages
+            check_email(alert, [hostile], "alert")
+            check_email(decision, [f"Idea {hostile}", hostile], "idea decision")
+            assert f"Idea {hostile}" in str(decision["Subject"])
+    finally:
+        app.extensions["perception"].engine.dispose()
+
+
+def check_email(message: EmailMessage, written: list[str], what: str) -> None:
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    for shown in written:
+        assert_shown_as_text(html, shown, f"{what} email, HTML part")
+        assert shown in text, f"{what} email, text part: {shown!r} not as written"
+    assert "&lt;" not in text and "&amp;" not in text, f"{what} email, text part: escaped as if it were HTML"
