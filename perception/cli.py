@@ -233,10 +233,11 @@ def _survey_and_wave(session, slug: str, name: str) -> tuple[Survey, Wave]:  # t
 @click.argument("slug")
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["cold", "hot"]), default="cold", show_default=True)
+@click.option("--touchpoint", default=None, help="The touchpoint a hot wave follows, e.g. delivery.")
 @click.option("--opens", type=click.DateTime(["%Y-%m-%d"]), help="First day answers are accepted.")
 @click.option("--closes", type=click.DateTime(["%Y-%m-%d"]), help="Last day answers are accepted.")
 @with_appcontext
-def wave_create(slug: str, name: str, kind: str, opens, closes) -> None:  # type: ignore[no-untyped-def]
+def wave_create(slug: str, name: str, kind: str, touchpoint, opens, closes) -> None:  # type: ignore[no-untyped-def]
     """Create a wave NAME of survey SLUG (draft until opened)."""
     try:
         with session_scope(ready_app()) as session:
@@ -245,7 +246,7 @@ def wave_create(slug: str, name: str, kind: str, opens, closes) -> None:  # type
                 raise click.ClickException(f"no survey {slug!r} (see `perception survey list`)")
             opens_on: date | None = opens.date() if opens else None
             closes_on: date | None = closes.date() if closes else None
-            wave = create_wave(session, survey, name, kind, opens_on, closes_on)
+            wave = create_wave(session, survey, name, kind, opens_on, closes_on, touchpoint)
             record(session, None, "wave.create", f"{survey.slug} / {wave.name}", {"kind": wave.kind})
     except WaveError as error:
         raise click.ClickException(str(error)) from None

@@ -35,7 +35,8 @@ def export_columns(session: Session, survey: Survey, side: str, wave: Wave | Non
     items = items_of(session, survey, wave)
     segments = [f"segment:{attribute.name}" for attribute in declared(session, survey, side)]
     first = ["response", "submitted_on", "language"] if side == "customer" else ["submitted_on"]
-    return [*first, *segments, *(item.key for item in items)]
+    answers = [column for item in items for column in ([item.key, f"{item.key}:why"] if item.why else [item.key])]
+    return [*first, *segments, *answers]
 
 
 def _rows(session: Session, survey: Survey, wave: Wave, side: str) -> Iterator[dict[str, object]]:
@@ -53,7 +54,10 @@ def _rows(session: Session, survey: Survey, wave: Wave, side: str) -> Iterator[d
     )
     for response_id, item_id, value, text in session.exec(statement):
         if item_id in items:
-            answers.setdefault(response_id, {})[items[item_id].key] = text if value is None else value
+            key = items[item_id].key
+            answers.setdefault(response_id, {})[key] = text if value is None else value
+            if value is not None and text:  # the "why?" beside a score
+                answers[response_id][f"{key}:why"] = text
     segments: dict[int, dict[str, str]] = {}
     statement = (
         select(ResponseSegment.response_id, ResponseSegment.attribute_id, SegmentValue.value)
@@ -87,7 +91,11 @@ def export_rows(
             )
         segment_columns = [column for column in columns if column.startswith("segment:")]
         combinations = Counter(tuple(row.get(column, "") for column in segment_columns) for row in rows)
-        text_items = [item.key for item in items_of(session, survey, wave) if SCALES[item.scale].is_text]
+        text_items = [
+            column
+            for item in items_of(session, survey, wave)
+            for column in ([item.key] if SCALES[item.scale].is_text else [f"{item.key}:why"] if item.why else [])
+        ]
         for row in rows:
             if combinations[tuple(row.get(column, "") for column in segment_columns)] < threshold:
                 for column in segment_columns:

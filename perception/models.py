@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, MetaData, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, MetaData, Text, UniqueConstraint
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
@@ -71,10 +71,19 @@ class Item(SQLModel, table=True):
     customer_fr: str = Field(sa_column=Column(Text, nullable=False))
     employee_en: str = Field(sa_column=Column(Text, nullable=False))
     employee_fr: str = Field(sa_column=Column(Text, nullable=False))
+    # A choice item's options, in order: [{"en": ..., "fr": ...}, ...]; answers store 1, 2, ...
+    options: list[dict[str, str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # A score item may ask "why?" after the score: a verbatim kept beside the score.
+    why: bool = Field(default=False)
 
     def wording(self, side: str, language: str) -> str:
         text = getattr(self, f"{side}_{language}", "") or ""
         return text or getattr(self, f"{side}_en") or getattr(self, f"{side}_fr")
+
+    def option_labels(self, language: str) -> list[str]:
+        """The options in the language asked, else in the other one."""
+        other = "en" if language == "fr" else "fr"
+        return [option.get(language) or option.get(other, "") for option in self.options or []]
 
 
 class Wave(SQLModel, table=True):
@@ -100,6 +109,8 @@ class Wave(SQLModel, table=True):
     created_at: datetime
     # The survey version the wave asks; fixed once it has responses.
     version: int = Field(default=1)
+    # A hot wave follows one touchpoint: it asks that touchpoint's items and those tied to none.
+    touchpoint: str | None = Field(default=None, max_length=64)
 
 
 class Invitation(SQLModel, table=True):
@@ -707,3 +718,39 @@ class KioskSegment(SQLModel, table=True):
     kiosk_id: int = Field(foreign_key="kiosk.id", primary_key=True, ondelete="CASCADE")
     attribute_id: int = Field(foreign_key="segment_attribute.id", primary_key=True, ondelete="CASCADE")
     value_id: int = Field(foreign_key="segment_value.id", ondelete="CASCADE")
+
+
+# Staff surveys answered while signed in (questionnaires): only THAT an account answered a wave.
+
+
+class WaveParticipation(SQLModel, table=True):
+    """An account answered this wave, so it cannot answer it twice; nothing says which response is its.
+
+    No id, no time: on SQLite the table has no rowid either, so not even the order rows were written
+    in can be matched with the order of responses.
+    """
+
+    __tablename__ = "wave_participation"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    wave_id: int = Field(foreign_key="wave.id", primary_key=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
+
+
+# Long surveys left half-way (questionnaires): a draft found again only through the respondent's link.
+
+
+class SurveyDraft(SQLModel, table=True):
+    """Answers so far to a long survey, kept so that the same link resumes it; deleted when sent.
+
+    ``key`` is a hash of the one-time link made differently from the invitation's, so that without
+    the link itself no one can tell which invitation (and so which person) a draft belongs to.
+    """
+
+    __tablename__ = "survey_draft"
+
+    key: str = Field(max_length=64, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True, ondelete="CASCADE")
+    data: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    page: int = Field(default=0)
+    saved_on: date

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from perception.models import (
@@ -20,6 +21,7 @@ from perception.models import (
     ResponseSegment,
     Survey,
     Wave,
+    WaveParticipation,
 )
 from perception.scales import MAX_TEXT_LENGTH, SCALES
 from perception.tasks import emit
@@ -39,6 +41,14 @@ class LinkUsed(Exception):
     """The one-time link has been used already (perhaps a moment ago, by a racing request)."""
 
 
+class AlreadyAnswered(Exception):
+    """The signed-in account has answered this wave already."""
+
+
+def has_answered(session: Session, wave: Wave, account_id: int) -> bool:
+    return session.get(WaveParticipation, (wave.id, account_id)) is not None
+
+
 @dataclass(frozen=True)
 class CheckedAnswer:
     item: Item
@@ -46,12 +56,19 @@ class CheckedAnswer:
     text: str | None
 
 
-def check_answers(items: list[Item], raw: Mapping[str, object]) -> list[CheckedAnswer]:
-    """Check raw answers (item key to value or text); raise ResponseError naming each fault."""
+def check_answers(
+    items: list[Item], raw: Mapping[str, object], why: Mapping[str, object] | None = None
+) -> list[CheckedAnswer]:
+    """Check raw answers (item key to value or text); raise ResponseError naming each fault.
+
+    A score is a whole number on the item's scale; a choice is the number of an option (1, 2, ...)
+    or its wording in either language; ``why`` maps a score item's key to the verbatim that
+    explains the score, kept only beside a score.
+    """
     problems: dict[str, str] = {}
     checked: list[CheckedAnswer] = []
     known = {item.key for item in items}
-    for key in raw:
+    for key in [*raw, *(why or {})]:
         if key not in known:
             problems[str(key)] = "this survey has no such item"
     for item in items:
@@ -70,6 +87,17 @@ def check_answers(items: list[Item], raw: Mapping[str, object]) -> list[CheckedA
                 continue
             checked.append(CheckedAnswer(item, None, text))
             continue
+        if scale.is_choice:
+            value = _option_number(item, answer)
+            if value is None:
+                count = len(item.options or [])
+                problems[item.key] = f"{answer!r} is not one of the options (1 to {count}, or an option's wording)"
+                continue
+            checked.append(CheckedAnswer(item, value, None))
+            continue
+        if isinstance(answer, bool) or not isinstance(answer, int | str):
+            problems[item.key] = f"{answer!r} is not a whole number"
+            continue
         try:
             value = int(str(answer))
         except ValueError:
@@ -78,10 +106,34 @@ def check_answers(items: list[Item], raw: Mapping[str, object]) -> list[CheckedA
         if value not in scale.values:
             problems[item.key] = f"{value} is outside the scale ({scale.low} to {scale.high})"
             continue
-        checked.append(CheckedAnswer(item, value, None))
+        reason = (why or {}).get(item.key) if item.why else None
+        if isinstance(reason, str):
+            reason = reason.strip()
+        elif reason is not None:
+            problems[item.key] = "the answer to why must be text"
+            continue
+        if reason and len(reason) > MAX_TEXT_LENGTH:
+            problems[item.key] = f"why: at most {MAX_TEXT_LENGTH} characters, this has {len(reason)}"
+            continue
+        checked.append(CheckedAnswer(item, value, reason or None))
     if problems:
         raise ResponseError(problems)
     return checked
+
+
+def _option_number(item: Item, answer: object) -> int | None:
+    """The option's number from its number or from its wording (either language, any case)."""
+    options = item.options or []
+    if isinstance(answer, bool):
+        return None
+    text = str(answer).strip()
+    if text.isdigit():
+        number = int(text)
+        return number if 1 <= number <= len(options) else None
+    for number, option in enumerate(options, start=1):
+        if any(text.casefold() == wording.casefold() for wording in option.values() if wording):
+            return number
+    return None
 
 
 def record_response(
@@ -95,15 +147,27 @@ def record_response(
     invitation: Invitation | None = None,
     segments: Mapping[int, int] | None = None,
     callback: tuple[str, str] | None = None,
+    participant: int | None = None,
 ) -> Response:
     """Store the response and use up its link in one transaction, then tell the plugins.
 
     ``callback`` is a customer's consent to be contacted: how (email or phone) and where.
+    ``participant`` is the signed-in employee's account: the transaction records that it answered
+    the wave, and the response stays as anonymous as one from a link.
     """
     if side not in SIDES:
         raise ValueError(f"side must be customer or employee, not {side!r}")
     if callback is not None and side != "customer":
         raise ValueError("only a customer can ask to be contacted: employees stay anonymous")
+    if participant is not None:
+        if side != "employee":
+            raise ValueError("only the staff side is answered while signed in")
+        session.add(WaveParticipation(wave_id=wave.id, account_id=participant))
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            raise AlreadyAnswered() from None
     if invitation is not None:
         used = session.execute(
             update(Invitation)
@@ -156,7 +220,7 @@ def record_response(
             wave_name=wave.name,
             side=side,
             submitted_on=response.submitted_on,
-            answers={a.item.key: a.value if a.text is None else a.text for a in answers},
+            answers={a.item.key: a.text if a.value is None else a.value for a in answers},
             response_id=None if anonymous else response.id,
         ),
     )

@@ -13,13 +13,13 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from perception.models import Item, Response, ResponseSegment, SegmentAttribute, SegmentValue, Survey, Wave
-from perception.scales import SCALES
+from perception.scales import MAX_OPTIONS, SCALES
 from perception.types import LANGUAGES, SIDES, ScoringModel
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TOP_LEVEL_KEYS = {"slug", "title", "default_language", "items", "segments"}
-ITEM_KEYS = {"key", "dimension", "touchpoint", "scale", "model", "required", "customer", "employee"}
+ITEM_KEYS = {"key", "dimension", "touchpoint", "scale", "model", "required", "customer", "employee", "options", "why"}
 MAX_WORDING = 1000
 MAX_ITEMS = 200
 MAX_SEGMENT_VALUES = 100
@@ -62,6 +62,9 @@ class ItemDefinition:
     required: bool
     customer: Mapping[str, str]
     employee: Mapping[str, str]
+    # A choice item's options, each worded in both languages; both sides choose from the same list.
+    options: tuple[Mapping[str, str], ...] = ()
+    why: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class SurveyDefinition:
                     **({} if item.required else {"required": False}),
                     "customer": dict(item.customer),
                     "employee": dict(item.employee),
+                    **({"options": [dict(option) for option in item.options]} if item.options else {}),
+                    **({"why": True} if item.why else {}),
                 }
                 for item in self.items
             ],
@@ -198,9 +203,11 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
         model = raw.get("model")
         if scale not in SCALES:
             problems.append(f"{where}: scale {scale!r} is not one of {', '.join(SCALES)}")
-        elif SCALES[scale].is_text:
+        elif not SCALES[scale].is_score:
             if model is not None:
-                problems.append(f"{where}: a text item has no scoring model")
+                kind = "a text item" if scale == "text" else f"a {scale} item is not scored, so it"
+                problems.append(f"{where}: {kind} has no scoring model")
+                model = None
         else:
             model = model if model is not None else SCALES[scale].default_model
             if model not in scoring_models:
@@ -215,6 +222,14 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
             required = True
         customer = _wording(raw.get("customer"), default_language, where, "customer", problems)
         employee = _wording(raw.get("employee"), default_language, where, "employee", problems)
+        options = _options(raw.get("options"), scale, default_language, where, problems)
+        why = raw.get("why", False)
+        if not isinstance(why, bool):
+            problems.append(f"{where}: why must be true or false")
+            why = False
+        elif why and not (scale in SCALES and SCALES[scale].is_score):
+            problems.append(f"{where}: only a score item can ask why; a {scale} item cannot")
+            why = False
         items.append(
             ItemDefinition(
                 key=str(key),
@@ -225,6 +240,8 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
                 required=required,
                 customer=customer,
                 employee=employee,
+                options=options,
+                why=why,
             )
         )
     segments = _segments(data.get("segments"), _where(data, "segments"), problems)
@@ -233,6 +250,31 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
     return SurveyDefinition(
         slug=str(slug), title=title, default_language=default_language, items=tuple(items), segments=segments
     )
+
+
+def _options(
+    raw: Any, scale: Any, default_language: str, where: str, problems: list[str]
+) -> tuple[dict[str, str], ...]:
+    """A choice item's options: 2 to MAX_OPTIONS, each worded in the default language, none twice."""
+    if scale != "choice":
+        if raw is not None:
+            problems.append(f"{where}: only a choice item has options; this one is {scale}")
+        return ()
+    if not isinstance(raw, list) or not 2 <= len(raw) <= MAX_OPTIONS:
+        problems.append(f"{where}: a choice item lists 2 to {MAX_OPTIONS} options, like [{{en: Yes, fr: Oui}}, ...]")
+        return ()
+    options = tuple(
+        _wording(option, default_language, where, f"option {number}", problems)
+        for number, option in enumerate(raw, start=1)
+    )
+    for language in LANGUAGES:
+        texts = [option[language].casefold() for option in options if option.get(language)]
+        if len(set(texts)) != len(texts):
+            problems.append(f"{where}: two options have the same wording in {language}")
+    for number, option in enumerate(options, start=1):
+        if any(len(text) > 200 for text in option.values()):
+            problems.append(f"{where}: option {number} is longer than 200 characters")
+    return options
 
 
 def _segments(raw: Any, where: str, problems: list[str]) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -301,6 +343,8 @@ def _new_item(survey: Survey, item: ItemDefinition, position: int, version: int)
         customer_fr=item.customer.get("fr", ""),
         employee_en=item.employee.get("en", ""),
         employee_fr=item.employee.get("fr", ""),
+        options=[dict(option) for option in item.options] or None,
+        why=item.why,
     )
 
 
@@ -310,11 +354,13 @@ def _meaning(item: Item | ItemDefinition) -> tuple[Any, ...]:
         return (
             item.scale, item.model,
             item.customer_en, item.customer_fr, item.employee_en, item.employee_fr,
+            tuple(tuple(sorted(option.items())) for option in item.options or ()),
         )  # fmt: skip
     return (
         item.scale, item.model,
         item.customer.get("en", ""), item.customer.get("fr", ""),
         item.employee.get("en", ""), item.employee.get("fr", ""),
+        tuple(tuple(sorted(option.items())) for option in item.options),
     )  # fmt: skip
 
 
@@ -393,6 +439,7 @@ def revise(session: Session, survey: Survey, definition: SurveyDefinition) -> Re
         item.dimension = wanted_item.dimension
         item.touchpoint = wanted_item.touchpoint
         item.required = wanted_item.required
+        item.why = wanted_item.why
         session.add(item)
     survey.version = cut
     survey.title_en = definition.title.get("en", "")
@@ -479,7 +526,8 @@ def segments_of(session: Session, survey: Survey) -> dict[str, dict[str, tuple[s
 
 
 def items_of(session: Session, survey: Survey, wave: Wave | None = None) -> list[Item]:
-    """The items a wave asks (those of the version it is bound to), or the survey's current ones."""
+    """The items a wave asks (those of the version it is bound to, and of its touchpoint when it is
+    hot), or the survey's current ones."""
     version = wave.version if wave is not None else survey.version
     statement = (
         select(Item)
@@ -487,6 +535,8 @@ def items_of(session: Session, survey: Survey, wave: Wave | None = None) -> list
         .where(or_(Item.last_version.is_(None), Item.last_version >= version))  # type: ignore[union-attr]
         .order_by(Item.position, Item.id)  # type: ignore[arg-type]
     )
+    if wave is not None and wave.touchpoint:  # a hot wave: its touchpoint's items and the general ones
+        statement = statement.where(or_(Item.touchpoint == wave.touchpoint, Item.touchpoint.is_(None)))  # type: ignore[union-attr]
     return list(session.exec(statement).all())
 
 
@@ -508,6 +558,8 @@ def definition_of(session: Session, survey: Survey) -> SurveyDefinition:
                 required=item.required,
                 customer=wording(item, "customer"),
                 employee=wording(item, "employee"),
+                options=tuple(dict(option) for option in item.options or ()),
+                why=item.why,
             )
             for item in items_of(session, survey)
         ),

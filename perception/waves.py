@@ -52,14 +52,26 @@ def create_wave(
     kind: str = "cold",
     opens_on: date | None = None,
     closes_on: date | None = None,
+    touchpoint: str | None = None,
 ) -> Wave:
+    """A draft wave. Cold waves (barometers) may open and close on dates; hot waves are continuous,
+    may follow one touchpoint (asking its items and the general ones), and run from when they are
+    opened until they are closed."""
     name = name.strip()
+    touchpoint = (touchpoint or "").strip() or None
     if not NAME_PATTERN.match(name):
         raise WaveError(f"wave name {name!r} must be 1 to 64 letters, digits, spaces, dots, dashes or underscores")
     if kind not in WAVE_KINDS:
         raise WaveError(f"wave kind must be cold or hot, not {kind!r}")
     if opens_on and closes_on and closes_on < opens_on:
         raise WaveError("a wave cannot close before it opens")
+    if kind == "hot":
+        if opens_on or closes_on:
+            raise WaveError("a hot wave is continuous: it has no dates; open it, and close it when it should stop")
+        if touchpoint is not None and len(touchpoint) > 64:
+            raise WaveError("a touchpoint is a name of 1 to 64 characters")
+    elif touchpoint is not None:
+        raise WaveError("only a hot wave follows a touchpoint; a cold wave asks the whole survey")
     if find_wave(session, survey, name) is not None:
         raise WaveError(f"survey {survey.slug!r} has a wave named {name!r} already")
     public_token, employee_token = new_token(), new_token()
@@ -75,6 +87,7 @@ def create_wave(
         employee_public_token_hash=hash_token(employee_token),
         created_at=datetime.now(UTC),
         version=survey.version,
+        touchpoint=touchpoint,
     )
     session.add(wave)
     session.flush()
@@ -102,14 +115,19 @@ def close_wave(wave: Wave) -> None:
     wave.state = "closed"
 
 
+def wave_status(wave: Wave, on: date | None = None) -> str:
+    """``open``, ``not_yet`` (a draft, or before its opening date) or ``closed`` (closed, or past its date)."""
+    on = on or today()
+    if wave.state == "closed" or (wave.closes_on and on > wave.closes_on):
+        return "closed"
+    if wave.state == "draft" or (wave.opens_on and on < wave.opens_on):
+        return "not_yet"
+    return "open"
+
+
 def accepts_answers(wave: Wave, on: date | None = None) -> bool:
     """Open, and within its dates when it has them."""
-    on = on or today()
-    if wave.state != "open":
-        return False
-    if wave.opens_on and on < wave.opens_on:
-        return False
-    return not (wave.closes_on and on > wave.closes_on)
+    return wave_status(wave, on) == "open"
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,15 @@ class AgreementTopTwoBox(TopTwoBox):
     scales = frozenset({"likert5", "csat"})
 
 
+class ThumbsUp(TopTwoBox):
+    """Share of thumbs up on a yes/no item, in %, with a Wilson interval."""
+
+    name = "thumbs_up"
+    label = {"en": "Thumbs up (% of yes)", "fr": "Pouce levé (% de oui)"}
+    scales = frozenset({"binary"})
+    top_values = frozenset({1})
+
+
 class EmployeeNetPromoterScore(NetPromoterScore):
     """eNPS: the Net Promoter Score of an item asking staff whether they recommend working here."""
 
@@ -128,7 +137,7 @@ class Mean(ScoringModel):
     name = "mean"
     label = {"en": "Mean", "fr": "Moyenne"}
     unit = ""
-    scales = frozenset({"likert5", "ces", "csat", "nps"})
+    scales = frozenset({"likert5", "ces", "csat", "nps", "binary"})
 
     def score(self, histogram: Histogram) -> Score:
         n = _n(histogram)
@@ -159,6 +168,7 @@ def perception_register_scoring_models() -> list[ScoringModel]:
         EmployeeNetPromoterScore(),
         TopTwoBox(),
         AgreementTopTwoBox(),
+        ThumbsUp(),
         Mean(),
         CustomerEffortScore(),
     ]

@@ -38,7 +38,7 @@ def test_the_readme_survey_file_is_valid(tmp_path: Path) -> None:
     definition = parse_definition(
         yaml.safe_load(code_block("## Survey files", "yaml")), app.extensions["perception"].registries.scoring_models
     )
-    assert [item.key for item in definition.items] == ["effort"]
+    assert [item.key for item in definition.items] == ["effort", "channel"]
 
 
 def test_the_readme_documents_every_setting() -> None:

@@ -305,7 +305,15 @@ def test_plugins_command_lists_every_plugin_and_what_it_provides(tmp_path: Path)
     assert result.exit_code == 0, result.output
     plugins = {plugin["module"]: plugin for plugin in json.loads(result.output)}
     scoring = plugins["perception_plugins.scoring"]
-    assert scoring["builtin"] and scoring["scoring_models"] == ["ces", "csat", "enps", "mean", "nps", "top2box"]
+    assert scoring["builtin"] and scoring["scoring_models"] == [
+        "ces",
+        "csat",
+        "enps",
+        "mean",
+        "nps",
+        "thumbs_up",
+        "top2box",
+    ]
     assert scoring["distribution"].startswith("perception ")
     assert plugins["perception_plugins.channels"]["channels"] == ["link"]
     assert plugins["perception_plugins.survey_templates"]["survey_templates"] == [
@@ -317,7 +325,7 @@ def test_plugins_command_lists_every_plugin_and_what_it_provides(tmp_path: Path)
     assert not third_party["builtin"]
     assert third_party["hooks"] == ["perception_register_scoring_models"]
     text = app.test_cli_runner().invoke(args=["plugins"]).output
-    assert "scoring models: ces, csat, enps, mean, nps, top2box" in text
+    assert "scoring models: ces, csat, enps, mean, nps, thumbs_up, top2box" in text
 
 
 def test_hook_perception_wave_closed(app_config: dict) -> None:

@@ -135,7 +135,7 @@ def test_a_wave_that_is_not_open_answers_a_friendly_page(app: Flask, core_wave: 
     post_form(lead, "/surveys/core/waves/w1/close", {}, token_from="/surveys/core/waves/w1")
     response = app.test_client().get(link)
     assert response.status_code == 200
-    assert "This survey is not open" in response.get_data(as_text=True)
+    assert "This survey is closed" in response.get_data(as_text=True)
     assert post_form(app.test_client(), link, GOOD, token_from="/login").status_code == 200
     assert stored(app) == (0, 0)
 

@@ -71,7 +71,7 @@ upgrade(app)
 assert perception.__file__.startswith(TARGET), perception.__file__
 assert app.template_folder.startswith(TARGET), app.template_folder
 models = app.extensions["perception"].registries.scoring_models
-assert sorted(models) == ["ces", "csat", "enps", "mean", "nps", "top2box"], sorted(models)
+assert sorted(models) == ["ces", "csat", "enps", "mean", "nps", "thumbs_up", "top2box"], sorted(models)
 assert type(models["nps"]).__module__ == "perception_plugins.scoring"
 client = app.test_client()
 page = client.get("/login", headers={"Accept-Language": "fr"})

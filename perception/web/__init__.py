@@ -15,6 +15,7 @@ def perception_register_blueprints(app: Flask) -> list[Blueprint]:
         api,
         audit,
         auth,
+        builder,
         home,
         ideas,
         notifications,
@@ -37,4 +38,5 @@ def perception_register_blueprints(app: Flask) -> list[Blueprint]:
         ideas.blueprint,
         notifications.blueprint,
         webhooks.blueprint,
+        builder.blueprint,
     ]

@@ -53,6 +53,7 @@ class WaveForm(FlaskForm):
     )
     opens_on = DateField(_l("Opens on"), validators=[Optional()])
     closes_on = DateField(_l("Closes on"), validators=[Optional()])
+    touchpoint = StringField(_l("Touchpoint (hot waves)"), validators=[Optional(), Length(max=64)])
 
 
 class LinkBatchForm(FlaskForm):

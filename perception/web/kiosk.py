@@ -54,7 +54,7 @@ from perception.kiosk import (
 from perception.models import Kiosk, Survey, Wave
 from perception.posters import qr_data_uri
 from perception.responses import ResponseError, check_answers, record_response
-from perception.scales import SCALES
+from perception.scales import CSAT_LABELS, SCALES
 from perception.segments import DeclaredAttribute, declared
 from perception.surveys import items_of
 from perception.types import Delivery
@@ -295,8 +295,9 @@ def answer(token: str) -> WerkzeugResponse | tuple[str, int]:
         status = 422
         if form.validate():
             raw = {item.key: form[f"item_{item.key}"].data for item in items}
+            why = {item.key: form[f"why_{item.key}"].data for item in items if item.why}
             try:
-                answers = check_answers(items, raw)
+                answers = check_answers(items, raw, why)
             except ResponseError as error:
                 for key, reason in error.problems.items():
                     if f"item_{key}" in form:
@@ -325,8 +326,11 @@ def answer(token: str) -> WerkzeugResponse | tuple[str, int]:
         status=status,
         form=form,
         items=items,
+        pages=[items],
+        page=0,
         side="customer",
         scales=SCALES,
+        csat_labels=CSAT_LABELS,
         lang=language,
         segments=[],
     )

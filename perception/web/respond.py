@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlmodel import Session
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -15,18 +16,22 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from perception.alerts import AlertError, check_callback
 from perception.db import get_session
+from perception.drafts import draft_key, drop_draft, load_draft, save_draft
 from perception.models import Invitation, Item, Survey, Wave
 from perception.responses import (
+    AlreadyAnswered,
     LinkUsed,
     ResponseError,
     check_answers,
+    has_answered,
     invitation_expired,
     record_response,
 )
-from perception.scales import MAX_TEXT_LENGTH, SCALES
+from perception.scales import CSAT_LABELS, MAX_TEXT_LENGTH, SCALES
 from perception.segments import DeclaredAttribute, declared
+from perception.signed_links import TamperedLink, read_segments
 from perception.surveys import items_of
-from perception.waves import accepts_answers, find_invitation, find_public_link
+from perception.waves import accepts_answers, find_invitation, find_public_link, today, wave_status
 
 blueprint = Blueprint("respond", __name__)
 
@@ -41,6 +46,7 @@ def build_form(
     lang: str,
     segments: list[DeclaredAttribute] = (),  # type: ignore[assignment]
     ask_contact: bool = True,
+    formdata: MultiDict | None = None,
 ) -> FlaskForm:
     """A form with one field per item, worded for the side and language, and the segment lists.
 
@@ -78,47 +84,128 @@ def build_form(
         if scale.is_text:
             validators = [
                 Optional() if not item.required else InputRequired(_l("Please write an answer.")),
-                Length(
-                    max=MAX_TEXT_LENGTH,
-                    message=_l("Please keep it under %(max)d characters.", max=MAX_TEXT_LENGTH),
-                ),
+                _text_length(),
             ]
             field = TextAreaField(label, validators=validators)
         else:
+            if scale.is_choice:
+                choices = [SelectChoice(number, text) for number, text in enumerate(item.option_labels(lang), 1)]
+            else:
+                choices = [SelectChoice(value, str(value)) for value in scale.values]
             validators = [InputRequired(_l("Please choose an answer."))] if item.required else [Optional()]
-            field = RadioField(
-                label,
-                choices=[SelectChoice(value, str(value)) for value in scale.values],
-                coerce=int,
-                validators=validators,
-                validate_choice=True,
-            )
+            field = RadioField(label, choices=choices, coerce=int, validators=validators, validate_choice=True)
+            if item.why:
+                why = TextAreaField(_l("Why?"), validators=[Optional(), _text_length()])
+                setattr(AnswerForm, f"why_{item.key}", why)
         setattr(AnswerForm, f"item_{item.key}", field)
-    return AnswerForm()
+    return AnswerForm(formdata=formdata) if formdata is not None else AnswerForm()
+
+
+def _text_length() -> Length:
+    return Length(max=MAX_TEXT_LENGTH, message=_l("Please keep it under %(max)d characters.", max=MAX_TEXT_LENGTH))
 
 
 def _notice(title: str, message: str, status: int = 200) -> tuple[str, int]:
     return render_template("respond/notice.html", title=title, message=message), status
 
 
-def _answer(
-    survey: Survey, wave: Wave, side: str, invitation: Invitation | None
+def _closed_notice(wave: Wave) -> tuple[str, int]:
+    """A friendly page for a wave that is not (or no longer) taking answers: never an error."""
+    if wave_status(wave) == "not_yet":
+        if wave.opens_on and wave.opens_on > today():
+            message = _("This survey opens on %(date)s. Please come back then.", date=format_date(wave.opens_on))
+        else:
+            message = _("This survey is not open yet. Please come back a little later.")
+        return _notice(_("This survey is not open yet"), message)
+    if wave.closes_on and wave.closes_on < today():
+        message = _("This survey closed on %(date)s. Thank you for your time.", date=format_date(wave.closes_on))
+    else:
+        message = _("This survey is closed and no longer accepts answers. Thank you for your time.")
+    return _notice(_("This survey is closed"), message)
+
+
+def one_click_item(items: list[Item]) -> Item | None:
+    """The item a one-click score from an email or SMS answers: the first score item."""
+    return next((item for item in items if SCALES[item.scale].is_score), None)
+
+
+def _one_click(form: FlaskForm, items: list[Item]) -> Item | None:
+    """Choose the score a ``?score=N`` link carries, when it is on the first score item's scale."""
+    item = one_click_item(items)
+    score = request.args.get("score", "")
+    if item is None or not score.lstrip("-").isdigit() or int(score) not in SCALES[item.scale].values:
+        return None
+    form[f"item_{item.key}"].data = int(score)
+    return item
+
+
+PAGE_SIZE = 5
+
+
+def pages_of(items: list[Item], wave: Wave | None) -> list[list[Item]]:
+    """A long cold survey in pages of PAGE_SIZE items; a hot one (one or two scores and a verbatim) on one."""
+    if (wave is not None and wave.kind == "hot") or len(items) <= PAGE_SIZE:
+        return [items]
+    return [items[start : start + PAGE_SIZE] for start in range(0, len(items), PAGE_SIZE)]
+
+
+def _page_fields(items: list[Item]) -> list[str]:
+    return [name for item in items for name in (f"item_{item.key}", *([f"why_{item.key}"] if item.why else []))]
+
+
+def answer_page(
+    survey: Survey,
+    wave: Wave,
+    side: str,
+    invitation: Invitation | None,
+    participant: int | None = None,
+    token: str | None = None,
 ) -> str | WerkzeugResponse | tuple[str, int]:
+    """The questionnaire of one wave and side: shown (in pages when long), checked, recorded, thanked for.
+
+    A long survey reached by a one-time link keeps a draft at each page, so that the same link
+    resumes it where it was left.
+    """
     session: Session = get_session()
     lang = language()
     if not accepts_answers(wave):
-        return _notice(
-            _("This survey is not open"),
-            _("This survey is not accepting answers at the moment. Thank you for your time."),
-        )
+        return _closed_notice(wave)
+    if participant is not None and has_answered(session, wave, participant):
+        return _already_answered()
+    # Employees pick their own segment values from lists; customers' come signed with their link.
+    carried: dict[int, int] = {}
+    if side == "customer" and request.args.get("s"):
+        try:
+            carried = read_segments(current_app.config["SECRET_KEY"], session, survey, wave, request.args["s"])
+        except TamperedLink:
+            return _tampered_link()
     items = items_of(session, survey, wave)
-    # Employees pick their own segment values from lists; customers' come with their link (not typed).
+    pages = pages_of(items, wave)
+    resume = draft_key(token) if token and len(pages) > 1 else None
     segments = declared(session, survey, "employee") if side == "employee" else []
-    form = build_form(items, side, lang, segments)
-    if form.is_submitted():
-        raw = {}
+    clicked = None
+    page = 0
+    if request.method == "POST":
+        form = build_form(items, side, lang, segments)
+        page = min(
+            max(int(request.form.get("page", "0")) if request.form.get("page", "").isdigit() else 0, 0), len(pages) - 1
+        )
+        move = request.form.get("move")
+        if move in ("next", "back") and len(pages) > 1:
+            valid = move == "back" or all([form[name].validate(form) for name in _page_fields(pages[page])])
+            if valid:
+                page = page + 1 if move == "next" else page - 1
+                page = min(max(page, 0), len(pages) - 1)
+            if resume:
+                kept = {key: value for key, value in request.form.items() if key not in ("csrf_token", "page", "move")}
+                save_draft(session, resume, wave, kept, page)
+            return _form_page(survey, form, items, pages, page, side, lang, segments, None, wave, resume), (
+                200 if valid else 422
+            )
+        status = 422
         if form.validate():
             raw = {item.key: form[f"item_{item.key}"].data for item in items}
+            why = {item.key: form[f"why_{item.key}"].data for item in items if item.why}
             chosen = {
                 attribute.id: int(form[f"segment_{attribute.name}"].data)
                 for attribute in segments
@@ -128,10 +215,10 @@ def _answer(
                 callback = (
                     check_callback(form.contact_how.data, form.contact_address.data) if side == "customer" else None
                 )
-                answers = check_answers(items, raw)
+                answers = check_answers(items, raw, why)
                 record_response(
-                    current_app, session, survey, wave, side, answers,
-                    language=lang, invitation=invitation, segments=chosen, callback=callback,
+                    current_app, session, survey, wave, side, answers, language=lang, invitation=invitation,
+                    segments={**carried, **chosen}, callback=callback, participant=participant,
                 )  # fmt: skip
             except AlertError:
                 form.contact_address.errors = [
@@ -143,23 +230,86 @@ def _answer(
                         form[f"item_{key}"].errors = [reason]
             except LinkUsed:
                 return _used_link()
+            except AlreadyAnswered:
+                return _already_answered()
             else:
+                if resume:
+                    drop_draft(session, resume)
                 return redirect(url_for("respond.thanks", lang=lang))
-        status = 422
+        # Show the first page with something to fix.
+        page = next(
+            (
+                number
+                for number, on_page in enumerate(pages)
+                if any(form[name].errors for name in _page_fields(on_page))
+            ),
+            page,
+        )
     else:
+        draft = load_draft(session, resume, wave) if resume else None
+        form = build_form(items, side, lang, segments, formdata=MultiDict(draft.data) if draft else None)
+        page = min(draft.page, len(pages) - 1) if draft else 0
+        clicked = _one_click(form, items) if page == 0 else None
         status = 200
+    return _form_page(survey, form, items, pages, page, side, lang, segments, clicked, wave, resume), status
+
+
+def _form_page(  # type: ignore[no-untyped-def]
+    survey: Survey, form, items, pages, page, side, lang, segments, clicked, wave: Wave | None, resume, **extra
+) -> str:
     title = getattr(survey, f"title_{lang}") or survey.title_en or survey.title_fr
     return render_template(
-        "respond/form.html",
-        form=form,
-        items=items,
-        side=side,
-        survey=survey,
-        title=title,
-        scales=SCALES,
-        lang=lang,
-        segments=segments,
-    ), status
+        "respond/form.html", form=form, items=items, pages=pages, page=page, side=side, survey=survey, title=title,
+        scales=SCALES, csat_labels=CSAT_LABELS, lang=lang, segments=segments, clicked=clicked,
+        hot=wave is not None and wave.kind == "hot", resumable=bool(resume), **extra,
+    )  # fmt: skip
+
+
+def preview_page(survey: Survey, side: str) -> tuple[str, int]:
+    """The current version as one side's respondents will see it; sending checks, never records."""
+    session: Session = get_session()
+    lang = language()
+    items = items_of(session, survey)
+    segments = declared(session, survey, "employee") if side == "employee" else []
+    form = build_form(items, side, lang, segments)
+    checked, status = False, 200
+    if form.is_submitted():
+        status = 422
+        if form.validate():
+            raw = {item.key: form[f"item_{item.key}"].data for item in items}
+            why = {item.key: form[f"why_{item.key}"].data for item in items if item.why}
+            try:
+                check_answers(items, raw, why)
+            except ResponseError as error:
+                for key, reason in error.problems.items():
+                    if f"item_{key}" in form:
+                        form[f"item_{key}"].errors = [reason]
+            else:
+                checked, status = True, 200
+    pages = [items]
+    page_html = _form_page(
+        survey, form, items, pages, 0, side, lang, segments, None, None, None, preview=True, checked=checked
+    )
+    return page_html, status
+
+
+def _already_answered() -> tuple[str, int]:
+    return _notice(
+        _("You have answered this survey"),
+        _("Your answers to this wave are recorded; each person answers once. Thank you for taking part."),
+        409,
+    )
+
+
+def _tampered_link() -> tuple[str, int]:
+    return _notice(
+        _("This link has been altered"),
+        _(
+            "Part of this link was changed after it was sent, so it cannot be used. "
+            "Please use the link exactly as you received it."
+        ),
+        400,
+    )
 
 
 def _invalid_link() -> tuple[str, int]:
@@ -192,7 +342,7 @@ def invitation(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     survey = session.get(Survey, wave.survey_id) if wave else None
     if wave is None or survey is None:
         return _invalid_link()
-    return _answer(survey, wave, found.side, found)
+    return answer_page(survey, wave, found.side, found, token=token)
 
 
 @blueprint.route("/p/<token>", methods=["GET", "POST"])
@@ -203,7 +353,7 @@ def public(token: str) -> str | WerkzeugResponse | tuple[str, int]:
     survey = session.get(Survey, wave.survey_id) if wave else None
     if wave is None or survey is None:
         return _invalid_link()
-    return _answer(survey, wave, side, None)
+    return answer_page(survey, wave, side, None)
 
 
 @blueprint.route("/thanks")
@@ -213,5 +363,7 @@ def thanks() -> str:
 
 @blueprint.app_template_global()
 def switch_language_url(lang: str) -> str:
-    args = dict(request.view_args or {})
+    """The same page in the other language, keeping what the link carries (signed segments, a score)."""
+    args = {key: value for key, value in request.args.items() if key != "lang"}
+    args.update(request.view_args or {})
     return url_for(request.endpoint or "respond.thanks", **args, lang=lang)

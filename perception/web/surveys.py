@@ -49,6 +49,7 @@ from perception.report import (
 )
 from perception.scales import SCALES
 from perception.segments import SegmentError, declared, parse_filter, resolve
+from perception.signed_links import TamperedLink, sign_segments
 from perception.surveys import (
     SurveyFileError,
     definition_of,
@@ -210,6 +211,7 @@ def create_wave_view(slug: str) -> str | WerkzeugResponse | tuple[str, int]:
                 form.kind.data or "cold",
                 form.opens_on.data,
                 form.closes_on.data,
+                form.touchpoint.data,
             )
         except WaveError as error:
             session.rollback()
@@ -249,16 +251,36 @@ def handed_out(survey: Survey, url: str, side: str) -> str:
 
 
 def _wave_page(survey: Survey, wave: Wave, link_form: LinkBatchForm) -> str:
+    session = get_session()
+    attributes = declared(session, survey, "customer")
+    # A link for one group of customers: the values chosen on this page, signed into the link.
+    chosen = {
+        attribute.name: request.args[f"segment_{attribute.name}"]
+        for attribute in attributes
+        if request.args.get(f"segment_{attribute.name}")
+    }
+    group_link = None
+    if chosen:
+        try:
+            signed = sign_segments(current_app.config["SECRET_KEY"], session, survey, wave, chosen)
+        except TamperedLink as error:
+            flash(str(error), "error")
+        else:
+            group_link = public_url("respond.public", token=wave.public_token, s=signed)
     return render_template(
         "surveys/wave.html",
         survey=survey,
         wave=wave,
-        counts=response_counts(get_session(), wave),
-        links=link_counts(get_session(), wave),
+        counts=response_counts(session, wave),
+        links=link_counts(session, wave),
         public_link=handed_out(survey, public_url("respond.public", token=wave.public_token), "customer"),
         employee_link=handed_out(survey, public_url("respond.public", token=wave.employee_public_token), "employee"),
         link_form=link_form,
         action_form=ActionForm(),
+        customer_segments=attributes,
+        chosen=chosen,
+        group_link=group_link,
+        one_click_example=public_url("respond.public", token=wave.public_token, score=9),
     )
 
 
