@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
+from sqlmodel import select
 
 from perception.db import session_scope
 from perception.models import Response
@@ -137,6 +138,6 @@ def test_a_lead_builds_a_mirrored_survey_and_both_sides_answer_it(
     desk.close()
 
     with session_scope(app) as session:
-        sides = sorted(response.side for response in session.query(Response).all())
+        sides = sorted(session.exec(select(Response.side)).all())
     assert sides == ["customer", "employee"]
     assert (shots / "builder.png").stat().st_size > 0 and (shots / "respondent-phone.png").stat().st_size > 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import inspect, text
+from sqlmodel import select
 
 from perception.db import engine_of, session_scope
 from perception.models import Account
@@ -65,7 +66,7 @@ def test_the_database_keeps_that_an_account_answered_never_which_response(
             key["referred_table"] for key in inspect(engine).get_foreign_keys("answer")
         ]
     with session_scope(app) as session:
-        accounts = {account.id for account in session.query(Account).filter(Account.email.like("staff%")).all()}
+        accounts = set(session.exec(select(Account.id).where(Account.email.like("staff%"))).all())
     assert {(wave, account) for wave, account in participations} == {(wave_id, account) for account in accounts}
     assert responses == [("employee", None, None)] * 3
     assert "account" not in foreign and "wave_participation" not in foreign
