@@ -143,8 +143,9 @@ def test_lead_builds_a_survey_and_both_sides_answer_in_the_browser(
     # The survey, from the `core` template.
     lead.get_by_role("navigation", name="Main").get_by_role("link", name="New survey").click()
     expect(lead.get_by_role("heading", name="New survey")).to_be_visible()
-    lead.get_by_label("Start from template").select_option("core")
-    lead.get_by_label("Short name").fill("barometer-2027")
+    from_template = lead.locator("form", has=lead.get_by_label("Start from template"))
+    from_template.get_by_label("Start from template").select_option("core")
+    from_template.get_by_label("Short name").fill("barometer-2027")
     lead.get_by_role("button", name="Create the survey").click()
     expect(lead).to_have_url(re.compile(r"/surveys/barometer-2027$"))
     expect(lead.get_by_role("heading", name="Core customer experience", level=1)).to_be_visible()

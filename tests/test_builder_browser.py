@@ -88,7 +88,7 @@ def test_a_lead_builds_a_mirrored_survey_and_both_sides_answer_it(
     assert page.locator("#items-0-key").input_value() == "recommend"
     page.get_by_role("button", name="Save the survey").first.click()
     expect(page.locator(".flash")).to_contain_text("Survey created")
-    page.screenshot(path=str(shots / "builder.png"), full_page=True)
+    page.screenshot(path=str(shots / "survey-builder.png"), full_page=True)
     assert violations(page) == [], "builder"
 
     for side, language, item in (("customer", "en", 0), ("customer", "fr", 0), ("employee", "en", 1),
@@ -112,7 +112,7 @@ def test_a_lead_builds_a_mirrored_survey_and_both_sides_answer_it(
     customer.goto(public.replace(live_server, "") + "?score=4")
     expect(customer.locator(".clicked")).to_contain_text("4")
     assert violations(customer) == []
-    customer.screenshot(path=str(shots / "respondent-phone.png"), full_page=True)
+    customer.screenshot(path=str(shots / "respondent-one-click-phone.png"), full_page=True)
     customer.locator("#why_recommend").fill("Trop d'attente au téléphone.")
     customer.locator("label.choice", has_text="Non").click()
     customer.get_by_role("button", name="Envoyer mes réponses").click()
@@ -140,4 +140,5 @@ def test_a_lead_builds_a_mirrored_survey_and_both_sides_answer_it(
     with session_scope(app) as session:
         sides = sorted(session.exec(select(Response.side)).all())
     assert sides == ["customer", "employee"]
-    assert (shots / "builder.png").stat().st_size > 0 and (shots / "respondent-phone.png").stat().st_size > 0
+    assert (shots / "survey-builder.png").stat().st_size > 0
+    assert (shots / "respondent-one-click-phone.png").stat().st_size > 0
