@@ -108,14 +108,21 @@ def test_serve_answers_requests_and_runs_the_queue_consumer_beside_it(tmp_path: 
 
 
 def _answer(public: str) -> None:
-    """Answer the open wave's public customer link as a respondent's browser would."""
+    """Answer the open wave's public customer link as a respondent's browser would, page after page
+    (a long survey comes in pages: "Next" carries the answers so far, the last page sends them)."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
     page = opener.open(public, timeout=60).read().decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    keys = re.findall(r'name="item_([a-z_]+)" value="3"', page)
-    form = {"csrf_token": token, **{f"item_{key}": "3" for key in keys}}
-    response = opener.open(public, data=urllib.parse.urlencode(form).encode(), timeout=60)
-    assert "/thanks" in response.url
+    for _page in range(10):
+        form = dict(re.findall(r'<input type="hidden" name="([a-z_0-9]+)" value="([^"]*)"', page))
+        form["csrf_token"] = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        form |= {f"item_{key}": "3" for key in re.findall(r'name="item_([a-z_]+)" value="3"', page)}
+        if 'name="move" value="next"' in page:
+            form["move"] = "next"
+        response = opener.open(public, data=urllib.parse.urlencode(form).encode(), timeout=60)
+        if "/thanks" in response.url:
+            return
+        page = response.read().decode()
+    raise AssertionError("the survey never reached its thank-you page")
 
 
 def _consumer_pids(log: str) -> list[int]:
