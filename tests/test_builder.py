@@ -12,7 +12,7 @@ from sqlmodel import func, select
 
 from perception.db import session_scope
 from perception.models import Response
-from perception.surveys import items_of
+from perception.surveys import items_of, segments_of
 from perception.waves import find_survey
 from tests.conftest import csrf_token, open_core_wave
 
@@ -167,3 +167,57 @@ def test_only_leads_build_surveys(app: Flask, leader: FlaskClient) -> None:
     open_core_wave(app)
     assert leader.get("/surveys/core/edit").status_code == 403
     assert leader.get("/surveys/core/preview/customer").status_code == 200
+
+
+def test_a_lead_declares_segments_in_the_builder_and_staff_choose_them_from_lists(
+    app: Flask, lead: FlaskClient
+) -> None:
+    rows = [_row(0, "ease")]
+    staff = "department: Sales, Support\nsite: Paris, Lyon"
+    refused = _post(lead, "/surveys/build", rows, segments_employee="department Sales\n" + staff)
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Staff segments, line 1: write the attribute" in page and "site: Paris, Lyon</textarea>" in page
+    twice = _post(lead, "/surveys/build", rows, segments_employee=staff + "\nsite: Nantes")
+    assert "Staff segments, line 3: site is already declared." in twice.get_data(as_text=True)
+    empty = _post(lead, "/surveys/build", rows, segments_customer="region:")
+    assert "segments.customer.region must list its allowed values" in empty.get_data(as_text=True)
+    with session_scope(app) as session:
+        assert find_survey(session, "mirror") is None
+
+    saved = _post(lead, "/surveys/build", rows, segments_employee=staff, segments_customer="region: North, South")
+    assert saved.status_code == 302
+    with session_scope(app) as session:
+        assert segments_of(session, find_survey(session, "mirror")) == {
+            "customer": {"region": ("North", "South")},
+            "employee": {"department": ("Sales", "Support"), "site": ("Paris", "Lyon")},
+        }
+    assert f"{staff}</textarea>" in lead.get("/surveys/mirror/edit").get_data(as_text=True)
+    preview = lead.get("/surveys/mirror/preview/employee?lang=en").get_data(as_text=True)
+    assert re.search(r'<select[^>]*name="segment_site"', preview) and ">Lyon</option>" in preview
+
+
+def test_a_segment_value_that_answers_carry_cannot_be_removed_in_the_builder(app: Flask, lead: FlaskClient) -> None:
+    from perception.models import SegmentValue
+    from perception.waves import create_wave, issue_links, open_wave
+    from tests.conftest import post_form
+
+    staff = "department: Sales, Support"
+    assert _post(lead, "/surveys/build", [_row(0, "ease")], segments_employee=staff).status_code == 302
+    with session_scope(app) as session:
+        wave = create_wave(session, find_survey(session, "mirror"), "w1")
+        open_wave(wave)
+        token = issue_links(session, wave, "employee", 1, 30)[0].token
+        support = session.exec(select(SegmentValue.id).where(SegmentValue.value == "Support")).one()
+    answered = post_form(app.test_client(), f"/r/{token}", {"item_ease": 4, "segment_department": str(support)})
+    assert answered.status_code == 302
+
+    refused = _post(lead, "/surveys/mirror/edit", [_row(0, "ease")], segments_employee="department: Sales")
+    assert refused.status_code == 422
+    assert "value &#39;Support&#39; is carried by responses; it cannot be removed" in refused.get_data(as_text=True)
+    kept = _post(lead, "/surveys/mirror/edit", [_row(0, "ease")], segments_employee=staff + ", Finance")
+    assert kept.status_code == 302
+    with session_scope(app) as session:
+        assert segments_of(session, find_survey(session, "mirror"))["employee"] == {
+            "department": ("Sales", "Support", "Finance")
+        }

@@ -28,7 +28,7 @@ from perception.surveys import (
     revise,
     store_definition,
 )
-from perception.types import LANGUAGES
+from perception.types import LANGUAGES, SIDES
 from perception.waves import find_survey
 from perception.web.helpers import current_locale
 from perception.web.respond import preview_page
@@ -39,6 +39,7 @@ ITEM_FIELDS = ("key", "dimension", "touchpoint", "scale", "customer_en", "custom
 ACTION = re.compile(r"^(up|down|remove)-(\d{1,3})$")
 MAX_FILE = 500_000
 WHERE = re.compile(r"^(?:line \d+, )?item (\d+)\b")
+SEGMENT_LINE = re.compile(r"^([^:]+):(.*)$")
 
 
 def _models() -> Any:
@@ -82,6 +83,54 @@ def rows_from_definition(data: Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def segment_texts(segments: Mapping[str, Mapping[str, Any]] | None) -> dict[str, str]:
+    """Each side's segment attributes as the builder shows them: ``name: value, value`` a line."""
+    return {
+        f"segments_{side}": "\n".join(
+            f"{name}: {', '.join(values)}" for name, values in ((segments or {}).get(side) or {}).items()
+        )
+        for side in SIDES
+    }
+
+
+def segments_from_form(form: Mapping[str, str]) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
+    """The segment attributes typed in the builder, per side, and what could not be read in them."""
+    side_names = {"customer": _("Customer segments"), "employee": _("Staff segments")}
+    segments: dict[str, dict[str, list[str]]] = {}
+    problems: list[str] = []
+    for side in SIDES:
+        attributes: dict[str, list[str]] = {}
+        for number, line in enumerate(form.get(f"segments_{side}", "").splitlines()[:100], start=1):
+            if not line.strip():
+                continue
+            match = SEGMENT_LINE.match(line.strip())
+            if match is None or not match.group(1).strip():
+                problems.append(
+                    _(
+                        "%(side)s, line %(number)d: write the attribute's name, a colon, then its values "
+                        "separated by commas.",
+                        side=side_names[side],
+                        number=number,
+                    )
+                )
+                continue
+            name, values = match.group(1).strip(), match.group(2)
+            if name in attributes:
+                problems.append(
+                    _(
+                        "%(side)s, line %(number)d: %(name)s is already declared.",
+                        side=side_names[side],
+                        number=number,
+                        name=name,
+                    )
+                )
+            else:
+                attributes[name] = [value.strip() for value in values.split(",") if value.strip()]
+        if attributes:
+            segments[side] = attributes
+    return segments, problems
 
 
 def rows_from_form(form: MultiDict[str, str]) -> list[dict[str, Any]]:
@@ -202,6 +251,7 @@ def create() -> Any:
             "title_en": request.args.get("title_en", "").strip(),
             "title_fr": request.args.get("title_fr", "").strip(),
             "default_language": request.args.get("default_language") or current_locale(),
+            **segment_texts(None),
         }
         return _render(head, [blank_item()], True, [])
     return _submitted(None)
@@ -220,6 +270,7 @@ def edit(slug: str) -> Any:
             "title_en": survey.title_en,
             "title_fr": survey.title_fr,
             "default_language": survey.default_language,
+            **segment_texts(data.get("segments")),
         }
         return _render(head, rows_from_definition(data), False, [])
     return _submitted(slug)
@@ -234,16 +285,21 @@ def _submitted(slug: str | None) -> str | WerkzeugResponse | tuple[str, int]:
         "title_en": form.get("title_en", "").strip(),
         "title_fr": form.get("title_fr", "").strip(),
         "default_language": form.get("default_language", "en") if form.get("default_language") in LANGUAGES else "en",
+        **{f"segments_{side}": form.get(f"segments_{side}", "") for side in SIDES},
     }
     rows = rows_from_form(form)
     action = form.get("action", "save")
     creating = survey is None
     if action != "save":
         return _render(head, _apply(action, rows), creating, [])
-    segments = definition_of(session, survey).to_dict().get("segments") if survey else None
-    data = definition_from(head, rows, segments)
+    segments, unread = segments_from_form(form)
     try:
-        definition = parse_definition(data, _models())
+        definition = parse_definition(definition_from(head, rows, segments), _models())
+    except SurveyFileError as error:
+        return _render(head, rows, creating, [*unread, *error.problems], 422)
+    if unread:
+        return _render(head, rows, creating, unread, 422)
+    try:
         if survey is None:
             survey = store_definition(session, definition)
             message = _("Survey created. Preview it, then create a wave.")
