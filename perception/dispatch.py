@@ -33,6 +33,7 @@ from perception.db import engine_of
 from perception.invitations import invitation_token
 from perception.models import Contact, ContactInvitation, Dispatch, DispatchItem, Invitation, Survey, Wave
 from perception.responses import invitation_expired
+from perception.surveys import items_of, one_click_item
 from perception.types import Channel, Delivery, DeliveryError
 
 MAX_ATTEMPTS = 5
@@ -98,6 +99,7 @@ def send_batch(app: Flask, dispatch_id: int, now: datetime | None = None) -> Bat
             .limit(limit)
         ).all()
         senders: dict[str, Callable[[Delivery], str]] = {}
+        one_click = one_click_item(items_of(session, survey, wave)) if survey and wave else None
         base_url = app.config["BASE_URL"]
         with app.test_request_context(base_url=base_url or None):
             for item_id in due:
@@ -162,6 +164,8 @@ def send_batch(app: Flask, dispatch_id: int, now: datetime | None = None) -> Bat
                     ),
                     expires_at=_aware(invitation.expires_at),
                     reminder=dispatch.purpose == "remind",
+                    one_click_scale=one_click.scale if one_click else None,
+                    one_click_question=one_click.wording(invitation.side, language) if one_click else None,
                 )
                 try:
                     senders[link.channel](delivery)

@@ -569,3 +569,8 @@ def definition_of(session: Session, survey: Survey) -> SurveyDefinition:
 
 def dump_definition(definition: SurveyDefinition) -> str:
     return yaml.safe_dump(definition.to_dict(), allow_unicode=True, sort_keys=False, width=100)
+
+
+def one_click_item(items: list[Item]) -> Item | None:
+    """The item a one-click score from an email or SMS answers: the first score item."""
+    return next((item for item in items if SCALES[item.scale].is_score), None)

@@ -95,6 +95,10 @@ class Delivery:
     unsubscribe_url: str | None = None
     expires_at: datetime | None = None
     reminder: bool = False
+    # The first score item, which a one-click link (``?score=N``) answers: its scale and its
+    # wording for this respondent. None when the survey has no score item.
+    one_click_scale: str | None = None
+    one_click_question: str | None = None
 
 
 class DeliveryError(RuntimeError):

@@ -11,6 +11,7 @@ from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 
 from perception.mail import render_mail
+from perception.scales import SCALES
 from perception.types import LANGUAGES, Delivery
 
 
@@ -37,10 +38,26 @@ def invitation_email(delivery: Delivery) -> tuple[str, str, str]:
         unsubscribe_url=delivery.unsubscribe_url,
         side=delivery.side,
         reminder=delivery.reminder,
-        scores=[],
+        scores=one_click_links(delivery),
+        one_click_question=delivery.one_click_question,
+        one_click_ends=_one_click_ends(delivery, language),
         expires_on=expires_on,
     )
     return subject, text, html
+
+
+def one_click_links(delivery: Delivery) -> list[tuple[int, str]]:
+    """Each value of the first score item with the link that answers it (the page opens with it chosen)."""
+    scale = SCALES.get(delivery.one_click_scale or "")
+    if scale is None or not scale.is_score or delivery.side not in ("customer", "employee"):
+        return []
+    joiner = "&" if "?" in delivery.url else "?"
+    return [(value, f"{delivery.url}{joiner}score={value}") for value in scale.values]
+
+
+def _one_click_ends(delivery: Delivery, language: str) -> tuple[str, str] | None:
+    scale = SCALES.get(delivery.one_click_scale or "")
+    return scale.end_labels(language) if scale is not None else None
 
 
 def invitation_sms(delivery: Delivery) -> str:

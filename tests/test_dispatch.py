@@ -150,6 +150,27 @@ def test_the_customer_answers_from_the_email_and_the_response_carries_their_segm
     assert client.get(link).status_code == 409  # single use
 
 
+def test_the_email_answers_the_first_question_in_one_click(sending_app: Flask, mailbox: Mailbox) -> None:
+    add_contacts(sending_app, CUSTOMERS)
+    invite(sending_app)
+    ana = mailbox.wait_for(3) and mailbox.to("ana@example.com")[0]
+    text, html = ana.get_body(("plain",)).get_content(), ana.get_body(("html",)).get_content()
+    link = link_in(ana)
+    # Every value of the first score item (CES, 1 to 7), with its question and end labels, in French.
+    clicks = re.findall(re.escape(BASE_URL) + r"(/r/[A-Za-z0-9_-]+\?lang=fr&score=(\d+))", text)
+    assert [int(score) for _, score in clicks] == [1, 2, 3, 4, 5, 6, 7]
+    assert "Facile ?" in text and "1 = Pas du tout d'accord" in text and "7 = Tout à fait d'accord" in text
+    assert all(f'href="{BASE_URL}{path.replace("&", "&amp;")}"' in html for path, _ in clicks)
+    # A click opens the page with that score chosen; nothing is stored until the customer sends it.
+    client = sending_app.test_client()
+    page = client.get(clicks[5][0]).get_data(as_text=True)
+    assert re.search(r'name="item_easy" value="6"[^>]*checked', page), page
+    with session_scope(sending_app) as session:
+        assert session.exec(select(func.count()).select_from(Response)).one() == 0
+    assert post_form(client, clicks[5][0], {"item_easy": "6"}).status_code == 302
+    assert client.get(link).status_code == 409
+
+
 def test_an_employee_invitation_is_used_up_without_linking_the_answer_to_it(
     sending_app: Flask, mailbox: Mailbox
 ) -> None:

@@ -30,7 +30,7 @@ from perception.responses import (
 from perception.scales import CSAT_LABELS, MAX_TEXT_LENGTH, SCALES
 from perception.segments import DeclaredAttribute, declared
 from perception.signed_links import TamperedLink, read_segments
-from perception.surveys import items_of
+from perception.surveys import items_of, one_click_item
 from perception.waves import accepts_answers, find_invitation, find_public_link, today, wave_status
 
 blueprint = Blueprint("respond", __name__)
@@ -122,11 +122,6 @@ def _closed_notice(wave: Wave) -> tuple[str, int]:
     else:
         message = _("This survey is closed and no longer accepts answers. Thank you for your time.")
     return _notice(_("This survey is closed"), message)
-
-
-def one_click_item(items: list[Item]) -> Item | None:
-    """The item a one-click score from an email or SMS answers: the first score item."""
-    return next((item for item in items if SCALES[item.scale].is_score), None)
 
 
 def _one_click(form: FlaskForm, items: list[Item]) -> Item | None:
