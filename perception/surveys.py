@@ -201,7 +201,7 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
             touchpoint = None
         scale = raw.get("scale")
         model = raw.get("model")
-        if scale not in SCALES:
+        if not isinstance(scale, str) or scale not in SCALES:
             problems.append(f"{where}: scale {scale!r} is not one of {', '.join(SCALES)}")
         elif not SCALES[scale].is_score:
             if model is not None:
@@ -210,7 +210,7 @@ def parse_definition(data: Any, scoring_models: Mapping[str, ScoringModel]) -> S
                 model = None
         else:
             model = model if model is not None else SCALES[scale].default_model
-            if model not in scoring_models:
+            if not isinstance(model, str) or model not in scoring_models:
                 problems.append(
                     f"{where}: scoring model {model!r} is not registered (known: {', '.join(sorted(scoring_models))})"
                 )
