@@ -1,0 +1,248 @@
+"""Answers per second: perception's respondent submission against the stack's floor.
+
+    python benchmarks/respondent_floor.py [--workers 4] [--clients 32] [--seconds 10] [--database-url URL]
+
+Both run under gunicorn with the same number of sync workers, on the same database, and take the
+same load: CLIENTS threads, each a respondent who opens the page once (a cookie and a CSRF token)
+and then sends ten answers and a comment again and again for SECONDS.
+
+- the floor (`benchmarks/floor_app.py`): Flask + Flask-WTF, a form of ten radio questions and a
+  comment, validated with its CSRF token, one row inserted, a redirect;
+- perception: the public link of a wave of a ten-question survey (nine scales and a comment) through
+  `perception serve`: the survey and its items read, the form built and validated, the response
+  and its answers stored, the response hook and queue called, a redirect.
+
+It prints requests per second, p50 and p99 latency of the submissions, the ratio of the two
+rates, and checks the counts: every accepted answer is in the database. On PostgreSQL it makes
+databases `perception_bench_floor` and `perception_bench_respondent` on that server and drops them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import http.client
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+HERE = Path(__file__).resolve().parent
+ITEMS = 10
+
+
+@dataclass
+class Run:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    accepted: int = 0
+    refused: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, status: int, latency: float) -> None:
+        with self.lock:
+            if status in (302, 303):
+                self.accepted += 1
+                self.latencies.append(latency)
+            else:
+                self.refused[status] = self.refused.get(status, 0) + 1
+
+    def line(self) -> str:
+        ordered = sorted(self.latencies)
+        p99 = ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
+        return (
+            f"{self.name:<12} {self.accepted / self.seconds:8.1f} answers/s   "
+            f"p50 {statistics.median(ordered) * 1000 if ordered else float('nan'):6.1f} ms   "
+            f"p99 {p99 * 1000:6.1f} ms   accepted {self.accepted}   refused {self.refused or 'none'}"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(port: int, method: str, path: str, body: str = "", cookie: str = "") -> tuple[int, str, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Cookie": cookie} if cookie else {}
+    if body:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    connection.request(method, path, body=body or None, headers=headers)
+    response = connection.getresponse()
+    page = response.read().decode()
+    set_cookie = response.getheader("Set-Cookie") or ""
+    connection.close()
+    return response.status, page, set_cookie.split(";", 1)[0]
+
+
+def load(port: int, path: str, answers: dict[str, str], clients: int, seconds: float, run: Run) -> None:
+    def respondent() -> None:
+        status, page, cookie = request(port, "GET", path)
+        assert status == 200, (status, page[:500])
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        body = urllib.parse.urlencode({"csrf_token": token, **answers})
+        ready.wait()
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            status, _page, _cookie = request(port, "POST", path, body, cookie)
+            run.add(status, time.perf_counter() - started)
+
+    ready = threading.Event()
+    threads = [threading.Thread(target=respondent) for _ in range(clients)]
+    stop_at = float("inf")
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # every respondent has its page before the clock starts (a benchmark, not a test)
+    started = time.monotonic()
+    stop_at = started + seconds
+    ready.set()
+    for thread in threads:
+        thread.join()
+    run.seconds = time.monotonic() - started
+
+
+def serve(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            assert process.poll() is None, f"{command[0]} stopped"
+            time.sleep(0.2)
+    raise SystemExit(f"{command} did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=60)
+
+
+def database(base_url: str | None, folder: Path, name: str) -> tuple[str, object]:
+    """A fresh database for one side of the benchmark, and how to drop it."""
+    if not base_url:
+        return f"sqlite:///{folder / (name + '.db')}", lambda: None
+    url = make_url(base_url)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    database_name = f"perception_bench_{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{database_name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=database_name).render_as_string(hide_password=False), drop
+
+
+def prepare_perception(url: str, instance: Path) -> tuple[str, dict[str, str], int]:
+    """A ten-question survey with an open wave: its public path, a full answer, and the stored count."""
+    from perception import create_app
+    from perception.db import session_scope, upgrade
+    from perception.scales import SCALES
+    from perception.surveys import parse_definition, store_definition
+    from perception.waves import create_wave, open_wave
+
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance)})
+    upgrade(app)
+    registries = app.extensions["perception"].registries
+    pillars = registries.survey_templates["six-pillars"].definition
+    scored = [item for item in pillars["items"] if item["scale"] != "text"][: ITEMS - 1]
+    comment = next(item for item in pillars["items"] if item["scale"] == "text")
+    definition = {**copy.deepcopy(pillars), "slug": "bench", "items": [*scored, comment]}
+    with session_scope(app) as session:
+        survey = store_definition(session, parse_definition(definition, registries.scoring_models))
+        wave = create_wave(session, survey, "bench")
+        open_wave(wave)
+        token = wave.public_token
+    answers = {f"item_{item['key']}": str(SCALES[item["scale"]].values[-1]) for item in scored}
+    answers[f"item_{comment['key']}"] = "Quick and kind, thank you."
+    app.extensions["perception"].engine.dispose()
+    return f"/p/{token}", answers, 0
+
+
+def count(url: str, table: str) -> int:
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as connection:
+        found = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    engine.dispose()
+    return int(found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL server (default: SQLite files)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder_name:
+        folder = Path(folder_name)
+        env = {**os.environ, "PYTHONPATH": str(HERE), "PERCEPTION_SECRET_KEY": "benchmark"}
+        env.pop("PERCEPTION_QUEUE_URL", None)
+
+        floor_url, drop_floor = database(args.database_url, folder, "floor")
+        port = free_port()
+        server = serve(
+            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
+             "--access-logfile", "-", "floor_app:app"],
+            {**env, "FLOOR_DATABASE_URL": floor_url}, port,
+        )  # fmt: skip
+        floor = Run("floor")
+        answers = {f"q{number}": "5" for number in range(1, ITEMS)} | {"comment": "Quick and kind, thank you."}
+        try:
+            load(port, "/", answers, args.clients, args.seconds, floor)
+        finally:
+            stop(server)
+        floor_stored = count(floor_url, "floor_answer")
+
+        perception_url, drop_perception = database(args.database_url, folder, "respondent")
+        path, answers, _ = prepare_perception(perception_url, folder / "instance")
+        port = free_port()
+        server = serve(
+            [sys.executable, "-m", "perception", "serve", "--port", str(port), "--workers", str(args.workers)],
+            {**env, "PERCEPTION_DATABASE_URL": perception_url, "PERCEPTION_INSTANCE_PATH": str(folder / "instance")},
+            port,
+        )
+        perception = Run("perception")
+        try:
+            load(port, path, answers, args.clients, args.seconds, perception)
+        finally:
+            stop(server)
+        stored = count(perception_url, "response")
+        answers_stored = count(perception_url, "answer")
+        drop_floor()
+        drop_perception()
+
+    database_name = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"{database_name}, {args.workers} gunicorn workers, {args.clients} clients, {args.seconds:.0f} s each")
+    print(floor.line())
+    print(perception.line())
+    ratio = perception.accepted / perception.seconds / (floor.accepted / floor.seconds)
+    print(f"ratio        {ratio:.0%} of the floor")
+    print(f"stored       floor {floor_stored} rows for {floor.accepted} accepted; perception {stored} responses "
+          f"and {answers_stored} answers for {perception.accepted} accepted")  # fmt: skip
+    if floor_stored != floor.accepted or stored != perception.accepted or answers_stored != stored * ITEMS:
+        raise SystemExit("an accepted answer is missing from the database")
+
+
+if __name__ == "__main__":
+    main()
