@@ -120,7 +120,7 @@ def alert_thresholds(app: Flask, survey_slug: str) -> dict[str, int]:
 # Opening
 
 
-def _deadline(app: Flask, opened_at: datetime) -> datetime:
+def alert_deadline(app: Flask, opened_at: datetime) -> datetime:
     return opened_at + timedelta(hours=int(app.config.get("ALERT_HOURS", 48)))
 
 
@@ -168,7 +168,7 @@ def open_alert(app: Flask, event: ResponseSubmitted, item_key: str, reason: str 
             reason=reason[:300],
             owner_id=rule.owner_id if rule else None,
             opened_at=opened_at,
-            due_at=_deadline(app, opened_at),
+            due_at=alert_deadline(app, opened_at),
         )
         session.add(alert)
         try:
@@ -178,12 +178,12 @@ def open_alert(app: Flask, event: ResponseSubmitted, item_key: str, reason: str 
             return session.exec(
                 select(Alert.id).where(Alert.response_id == response.id, Alert.item_id == item.id)
             ).first()
-        opened = _opened_event(session, alert)
+        opened = opened_event(session, alert)
     emit(app, "perception_alert_opened", opened)
     return opened.alert_id
 
 
-def _opened_event(session: Session, alert: Alert) -> AlertOpened:
+def opened_event(session: Session, alert: Alert) -> AlertOpened:
     survey = session.get(Survey, alert.survey_id)
     wave = session.get(Wave, alert.wave_id)
     item = session.get(Item, alert.item_id) if alert.item_id else None

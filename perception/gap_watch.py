@@ -18,7 +18,7 @@ from flask import Flask
 from scipy.stats import norm
 from sqlmodel import Session, select
 
-from perception.alerts import _deadline, _opened_event, now_utc
+from perception.alerts import alert_deadline, now_utc, opened_event
 from perception.db import session_scope
 from perception.hookspecs import hookimpl
 from perception.models import Account, Alert, DimensionFollow, Item, Survey, Wave
@@ -137,11 +137,11 @@ def open_gap_alerts(app: Flask, survey_slug: str, wave_name: str) -> list[int]:
                 gap_before=change.before,
                 gap_now=change.now,
                 opened_at=opened_at,
-                due_at=_deadline(app, opened_at),
+                due_at=alert_deadline(app, opened_at),
             )
             session.add(alert)
             session.flush()
-            opened.append(_opened_event(session, alert))
+            opened.append(opened_event(session, alert))
     for event in opened:
         emit(app, "perception_alert_opened", event)
     return [event.alert_id for event in opened]

@@ -105,20 +105,7 @@ def new_wave(slug: str, body: NewWave):  # type: ignore[no-untyped-def]
     scope="surveys:manage", response=WaveSummary, extra_statuses=(409,),
 )  # fmt: skip
 def open_(slug: str, name: str) -> WaveSummary:
-    survey = survey_or_404(slug)
-    wave = wave_or_404(survey, name)
-    session = get_session()
-    try:
-        open_wave(wave)
-    except WaveError as error:
-        session.rollback()
-        raise ApiProblem(409, str(error)) from None
-    record(session, g.api_token, "wave.open", f"{survey.slug} / {wave.name}", {"via": "api"})
-    session.commit()
-    emit(
-        current_app, "perception_wave_opened", WaveOpened(survey_slug=survey.slug, wave_name=wave.name, kind=wave.kind)
-    )
-    return wave_json(survey, wave)
+    return _change_state(slug, name, "open")
 
 
 @operation(
@@ -126,17 +113,22 @@ def open_(slug: str, name: str) -> WaveSummary:
     tag="waves", scope="surveys:manage", response=WaveSummary, extra_statuses=(409,),
 )  # fmt: skip
 def close(slug: str, name: str) -> WaveSummary:
+    return _change_state(slug, name, "close")
+
+
+def _change_state(slug: str, name: str, action: Literal["open", "close"]) -> WaveSummary:
+    """Open or close a wave, audit it and tell the plugins once it is committed; 409 when refused."""
     survey = survey_or_404(slug)
     wave = wave_or_404(survey, name)
     session = get_session()
     try:
-        close_wave(wave)
+        (open_wave if action == "open" else close_wave)(wave)
     except WaveError as error:
         session.rollback()
         raise ApiProblem(409, str(error)) from None
-    record(session, g.api_token, "wave.close", f"{survey.slug} / {wave.name}", {"via": "api"})
+    record(session, g.api_token, f"wave.{action}", f"{survey.slug} / {wave.name}", {"via": "api"})
     session.commit()
-    emit(
-        current_app, "perception_wave_closed", WaveClosed(survey_slug=survey.slug, wave_name=wave.name, kind=wave.kind)
-    )
+    event_type = WaveOpened if action == "open" else WaveClosed
+    hook = "perception_wave_opened" if action == "open" else "perception_wave_closed"
+    emit(current_app, hook, event_type(survey_slug=survey.slug, wave_name=wave.name, kind=wave.kind))
     return wave_json(survey, wave)
