@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
 from perception.paths import resource_dir
@@ -24,7 +24,9 @@ class DatabaseNotReady(RuntimeError):
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+        # Pooled: a connection is opened once per process and thread, not at every request. Each
+        # close of SQLite's last connection writes the WAL back into the database file.
+        engine = create_engine(url, connect_args={"timeout": 30}, poolclass=QueuePool, pool_size=5, max_overflow=10)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
