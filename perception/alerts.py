@@ -109,12 +109,25 @@ def set_rule(session: Session, item: Item, at_most: int | None, owner_id: int | 
 
 
 def alert_thresholds(app: Flask, survey_slug: str) -> dict[str, int]:
-    """Item key to the highest answer that opens an alert, for the survey's items that have one."""
+    """Item key to the highest answer that opens an alert, for the survey's items that have one.
+
+    The same rules as ``rules_of`` (the lead's, else the scale's default), read in one query: it
+    runs for every customer response.
+    """
+    statement = (
+        select(Item.key, Item.scale, AlertRule.id, AlertRule.at_most)
+        .join(Survey, Survey.id == Item.survey_id)
+        .outerjoin(AlertRule, AlertRule.item_id == Item.id)
+        .where(Survey.slug == survey_slug)
+        .order_by(Item.position, Item.id)
+    )
+    thresholds: dict[str, int | None] = {}
     with session_scope(app) as session:
-        survey = session.exec(select(Survey).where(Survey.slug == survey_slug)).first()
-        if survey is None:
-            return {}
-        return {rule.item.key: rule.at_most for rule in rules_of(session, survey) if rule.at_most is not None}
+        for key, scale, rule_id, at_most in session.exec(statement):
+            if SCALES[scale].is_text:
+                continue
+            thresholds[key] = DEFAULT_AT_MOST.get(scale) if rule_id is None else at_most
+    return {key: at_most for key, at_most in thresholds.items() if at_most is not None}
 
 
 # Opening

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -136,6 +136,12 @@ def _option_number(item: Item, answer: object) -> int | None:
     return None
 
 
+# On the tables, not the entities: nothing of the ORM is needed to write these rows.
+_INSERT_RESPONSE = insert(Response.__table__).returning(Response.__table__.c.id)  # type: ignore[attr-defined]
+_INSERT_ANSWER = insert(Answer.__table__)  # type: ignore[attr-defined]
+_INSERT_SEGMENT = insert(ResponseSegment.__table__)  # type: ignore[attr-defined]
+
+
 def record_response(
     app: Flask,
     session: Session,
@@ -192,23 +198,42 @@ def record_response(
         language=None if anonymous else language,
         invitation_id=None if anonymous or invitation is None else invitation.id,
     )
-    session.add(response)
-    session.flush()
-    session.add_all(
-        Answer(
-            response_id=response.id,
-            item_id=answer.item.id,
-            wave_id=wave.id,
-            side=side,
-            value=answer.value,
-            text=answer.text,
+    # Core inserts, not the unit of work: a response is written once and never edited here, and
+    # the respondent's page waits for these statements.
+    connection = session.connection()
+    response.id = connection.execute(
+        _INSERT_RESPONSE,
+        {
+            "wave_id": response.wave_id,
+            "side": response.side,
+            "submitted_on": response.submitted_on,
+            "language": response.language,
+            "invitation_id": response.invitation_id,
+        },
+    ).scalar_one()
+    if answers:  # every item may be optional, and none answered
+        connection.execute(
+            _INSERT_ANSWER,
+            [
+                {
+                    "response_id": response.id,
+                    "item_id": answer.item.id,
+                    "wave_id": wave.id,
+                    "side": side,
+                    "value": answer.value,
+                    "text": answer.text,
+                }
+                for answer in answers
+            ],
         )
-        for answer in answers
-    )
-    session.add_all(
-        ResponseSegment(response_id=response.id, attribute_id=attribute_id, value_id=value_id)
-        for attribute_id, value_id in (segments or {}).items()
-    )
+    if segments:
+        connection.execute(
+            _INSERT_SEGMENT,
+            [
+                {"response_id": response.id, "attribute_id": attribute_id, "value_id": value_id}
+                for attribute_id, value_id in segments.items()
+            ],
+        )
     if callback is not None:
         session.add(CallbackRequest(response_id=response.id, how=callback[0], address=callback[1]))  # type: ignore[arg-type]
     session.commit()

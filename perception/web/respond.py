@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import NamedTuple
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
@@ -40,6 +43,17 @@ def language() -> str:
     return str(get_locale() or "en")
 
 
+class _FieldShape(NamedTuple):
+    """What one item's field depends on: its wording in the page's language, and its scale."""
+
+    key: str
+    scale: str
+    label: str
+    required: bool
+    why: bool
+    options: tuple[str, ...]
+
+
 def build_form(
     items: list[Item],
     side: str,
@@ -53,11 +67,32 @@ def build_form(
     Customers are also asked whether, and how, they may be contacted about their answers, unless
     ``ask_contact`` is False (a kiosk: a shared tablet keeps nobody's address).
     """
+    shape = tuple(
+        _FieldShape(
+            item.key,
+            item.scale,
+            item.wording(side, lang),
+            item.required,
+            bool(item.why),
+            tuple(item.option_labels(lang)) if SCALES[item.scale].is_choice else (),
+        )
+        for item in items
+    )
+    form_class = _form_class(shape, tuple(segments), side == "customer" and ask_contact)
+    return form_class(formdata=formdata) if formdata is not None else form_class()
+
+
+@lru_cache(maxsize=256)
+def _form_class(
+    shape: tuple[_FieldShape, ...], segments: tuple[DeclaredAttribute, ...], ask_contact: bool
+) -> type[FlaskForm]:
+    """The form class of one questionnaire's shape, made once per process: each response to the
+    same survey uses the same class (its messages stay lazy, so one class serves every language)."""
 
     class AnswerForm(FlaskForm):
         pass
 
-    if side == "customer" and ask_contact:
+    if ask_contact:
         AnswerForm.contact_how = RadioField(  # type: ignore[attr-defined]
             _l("May we contact you about your answers?"),
             choices=[
@@ -78,27 +113,26 @@ def build_form(
         field = SelectField(attribute.label, choices=choices, default="")
         setattr(AnswerForm, f"segment_{attribute.name}", field)
 
-    for item in items:
+    for item in shape:
         scale = SCALES[item.scale]
-        label = item.wording(side, lang)
         if scale.is_text:
             validators = [
                 Optional() if not item.required else InputRequired(_l("Please write an answer.")),
                 _text_length(),
             ]
-            field = TextAreaField(label, validators=validators)
+            field = TextAreaField(item.label, validators=validators)
         else:
             if scale.is_choice:
-                choices = [SelectChoice(number, text) for number, text in enumerate(item.option_labels(lang), 1)]
+                choices = [SelectChoice(number, text) for number, text in enumerate(item.options, 1)]
             else:
                 choices = [SelectChoice(value, str(value)) for value in scale.values]
             validators = [InputRequired(_l("Please choose an answer."))] if item.required else [Optional()]
-            field = RadioField(label, choices=choices, coerce=int, validators=validators, validate_choice=True)
+            field = RadioField(item.label, choices=choices, coerce=int, validators=validators, validate_choice=True)
             if item.why:
                 why = TextAreaField(_l("Why?"), validators=[Optional(), _text_length()])
                 setattr(AnswerForm, f"why_{item.key}", why)
         setattr(AnswerForm, f"item_{item.key}", field)
-    return AnswerForm(formdata=formdata) if formdata is not None else AnswerForm()
+    return AnswerForm
 
 
 def _text_length() -> Length:
