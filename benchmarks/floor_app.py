@@ -30,8 +30,10 @@ if engine.dialect.name == "sqlite":
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection, _record):  # type: ignore[no-untyped-def]
+        # The same settings as perception's own engine (perception/db.py).
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA busy_timeout=5000")
+        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA synchronous=NORMAL")
 
 
 metadata.create_all(engine)

@@ -1,18 +1,26 @@
 """Answers per second: perception's respondent submission against the stack's floor.
 
-    python benchmarks/respondent_floor.py [--workers 4] [--clients 32] [--seconds 10] [--database-url URL]
+    python benchmarks/respondent_floor.py [--workers 4] [--clients 32] [--seconds 10] [--rate 100]
+                                          [--database-url URL]
 
 Both run under gunicorn with the same number of sync workers, on the same database, and take the
 same load: CLIENTS threads, each a respondent who opens the page once (a cookie and a CSRF token)
 and then sends ten answers and a comment again and again for SECONDS.
 
-- the floor (`benchmarks/floor_app.py`): Flask + Flask-WTF, a form of ten radio questions and a
+- the floor (`benchmarks/floor_app.py`): Flask + Flask-WTF, a form of nine radio questions and a
   comment, validated with its CSRF token, one row inserted, a redirect;
 - perception: the public link of a wave of a ten-question survey (nine scales and a comment) through
   `perception serve`: the survey and its items read, the form built and validated, the response
   and its answers stored, the response hook and queue called, a redirect.
 
-It prints requests per second, p50 and p99 latency of the submissions, the ratio of the two
+Each is loaded twice. Saturated: every client sends its next answer as soon as the last one is
+answered, which gives the most answers a second the server takes (the ratio of the two is
+perception's share of the floor); there the mean latency is the number of clients divided by
+that rate (Little's law), whatever the server does. Paced: the clients send RATE answers a
+second in all (100 by default, 360,000 an hour), each at a planned time; a latency counts from
+that time.
+
+It prints answers per second, p50 and p99 latency of the submissions, the ratio of the two
 rates, and checks the counts: every accepted answer is in the database. On PostgreSQL it makes
 databases `perception_bench_floor` and `perception_bench_respondent` on that server and drops them.
 """
@@ -89,21 +97,40 @@ def request(port: int, method: str, path: str, body: str = "", cookie: str = "")
     return response.status, page, set_cookie.split(";", 1)[0]
 
 
-def load(port: int, path: str, answers: dict[str, str], clients: int, seconds: float, run: Run) -> None:
-    def respondent() -> None:
+def load(
+    port: int, path: str, answers: dict[str, str], clients: int, seconds: float, run: Run, rate: float = 0.0
+) -> None:
+    """CLIENTS respondents send answers for SECONDS: as fast as they are answered (``rate`` 0, the
+    server saturated), or RATE answers a second in all, each at its planned time. A paced answer's
+    latency counts from its planned time, so a server that falls behind is not excused by sending less.
+    """
+
+    def respondent(number: int) -> None:
         status, page, cookie = request(port, "GET", path)
         assert status == 200, (status, page[:500])
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
         body = urllib.parse.urlencode({"csrf_token": token, **answers})
         ready.wait()
-        while time.monotonic() < stop_at:
-            started = time.perf_counter()
+        sent = 0
+        while True:
+            if rate:
+                planned = started + (sent * clients + number) / rate
+                if planned >= stop_at:
+                    break
+                time.sleep(max(0.0, planned - time.monotonic()))
+                begin = planned
+            else:
+                begin = time.monotonic()
+                if begin >= stop_at:
+                    break
             status, _page, _cookie = request(port, "POST", path, body, cookie)
-            run.add(status, time.perf_counter() - started)
+            run.add(status, time.monotonic() - begin)
+            sent += 1
 
     ready = threading.Event()
-    threads = [threading.Thread(target=respondent) for _ in range(clients)]
+    threads = [threading.Thread(target=respondent, args=(number,)) for number in range(clients)]
     stop_at = float("inf")
+    started = 0.0
     for thread in threads:
         thread.start()
     time.sleep(1.0)  # every respondent has its page before the clock starts (a benchmark, not a test)
@@ -191,6 +218,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="answers a second in all, in the paced runs")
     parser.add_argument("--database-url", default=None, help="PostgreSQL server (default: SQLite files)")
     args = parser.parse_args()
 
@@ -206,10 +234,11 @@ def main() -> None:
              "--access-logfile", "-", "floor_app:app"],
             {**env, "FLOOR_DATABASE_URL": floor_url}, port,
         )  # fmt: skip
-        floor = Run("floor")
+        floor, floor_paced = Run("floor"), Run("floor")
         answers = {f"q{number}": "5" for number in range(1, ITEMS)} | {"comment": "Quick and kind, thank you."}
         try:
             load(port, "/", answers, args.clients, args.seconds, floor)
+            load(port, "/", answers, args.clients, args.seconds, floor_paced, args.rate)
         finally:
             stop(server)
         floor_stored = count(floor_url, "floor_answer")
@@ -222,9 +251,10 @@ def main() -> None:
             {**env, "PERCEPTION_DATABASE_URL": perception_url, "PERCEPTION_INSTANCE_PATH": str(folder / "instance")},
             port,
         )
-        perception = Run("perception")
+        perception, perception_paced = Run("perception"), Run("perception")
         try:
             load(port, path, answers, args.clients, args.seconds, perception)
+            load(port, path, answers, args.clients, args.seconds, perception_paced, args.rate)
         finally:
             stop(server)
         stored = count(perception_url, "response")
@@ -234,13 +264,19 @@ def main() -> None:
 
     database_name = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{database_name}, {args.workers} gunicorn workers, {args.clients} clients, {args.seconds:.0f} s each")
+    print("saturated: each client sends its next answer as soon as the last one is answered")
     print(floor.line())
     print(perception.line())
     ratio = perception.accepted / perception.seconds / (floor.accepted / floor.seconds)
     print(f"ratio        {ratio:.0%} of the floor")
-    print(f"stored       floor {floor_stored} rows for {floor.accepted} accepted; perception {stored} responses "
-          f"and {answers_stored} answers for {perception.accepted} accepted")  # fmt: skip
-    if floor_stored != floor.accepted or stored != perception.accepted or answers_stored != stored * ITEMS:
+    print(f"paced: {args.rate:.0f} answers a second in all, latency from each answer's planned time")
+    print(floor_paced.line())
+    print(perception_paced.line())
+    accepted = perception.accepted + perception_paced.accepted
+    floor_accepted = floor.accepted + floor_paced.accepted
+    print(f"stored       floor {floor_stored} rows for {floor_accepted} accepted; perception {stored} responses "
+          f"and {answers_stored} answers for {accepted} accepted")  # fmt: skip
+    if floor_stored != floor_accepted or stored != accepted or answers_stored != stored * ITEMS:
         raise SystemExit("an accepted answer is missing from the database")
 
 
