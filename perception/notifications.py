@@ -10,6 +10,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import update
 from sqlmodel import Session, func, select
 
+from perception.bidi import isolate_text
 from perception.db import session_scope
 from perception.hookspecs import hookimpl
 from perception.ideas import now
@@ -114,7 +115,7 @@ def perception_idea_state_changed(app: Flask, event: IdeaStateChanged) -> None:
                 settings_url=settings_url,
             )
             with app.app_context(), force_locale(language):
-                subject = gettext("Your idea box: “%(title)s”", title=event.title)
+                subject = gettext("Your idea box: “%(title)s”", title=isolate_text(event.title))
             try:
                 connection.send(build_message(MailSettings.of(app).sender, address, subject, text, html))
             except MailError as error:

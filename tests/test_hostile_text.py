@@ -2,8 +2,10 @@
 
 Verbatims, ideas, stories and account names each carry one hostile string: a script, an image
 that would load from elsewhere and run code, bold and a link, a spreadsheet formula, a
-right-to-left override, and a word too long for any line. Each must show as the very characters
-written, and none of its markup may become an element.
+right-to-left override (closed, and left open), a name in Arabic script, and a word too long for
+any line. Each must show as the very characters written, and none of its markup may become an element.
+Each must also sit in a direction isolate (``<bdi>``, an element of ``dir="auto"``, or U+2068 ... U+2069
+in plain text), so that an override left open or a right-to-left name cannot reorder the text around it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ HOSTILE = {
     "markup": '<b class="pwned">loud</b> & <a href="http://evil.example/">click</a>',
     "formula": '=HYPERLINK("http://evil.example";"pwned")',
     "right-to-left": "invoice \u202etxt.exe\u202c paid",
+    "override left open": "\u202ereversed",
+    "Arabic": "\u0645\u0631\u064a\u0645",
     "long word": "Pneumono" + "ultramicroscopicsilico" * 4 + "volcanoconiosis",
 }
 
@@ -82,6 +86,61 @@ def assert_shown_as_text(html: str, written: str, where: str) -> None:
     page = Parsed(html)
     assert written in "".join(page.text), f"{where}: {written!r} is not shown as written"
     assert not injected(page), f"{where}: {injected(page)}"
+
+
+# Characters only people's text brings to a page: the override and Arabic letters.
+RIGHT_TO_LEFT = re.compile("[\u202e\u0600-\u06ff]")
+VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+
+
+def in_text_isolates(text: str) -> bool:
+    """Whether each right-to-left character of a text sits between U+2068 (or U+2066, U+2067) and U+2069."""
+    depth = 0
+    for character in text:
+        if character in "\u2066\u2067\u2068":
+            depth += 1
+        elif character == "\u2069":
+            depth = max(depth - 1, 0)
+        elif RIGHT_TO_LEFT.match(character) and not depth:
+            return False
+    return True
+
+
+class Isolation(HTMLParser):
+    """The pieces of a page's text that hold right-to-left characters outside any direction isolate:
+    not within a ``<bdi>``, an element of ``dir="auto"``, or U+2068 ... U+2069."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[tuple[str, bool]] = []
+        self.loose: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in VOID:
+            self.open.append((tag, tag == "bdi" or (dict(attrs).get("dir") or "").lower() == "auto"))
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.open) - 1, -1, -1):
+            if self.open[depth][0] == tag:
+                del self.open[depth:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        isolated = any(isolating for _, isolating in self.open)
+        if not isolated and not in_text_isolates(data):
+            where = " > ".join(tag for tag, _ in self.open)
+            self.loose.append(f"{where}: {data.strip()[:60]!r}")
+
+
+def assert_isolated(html: str, where: str) -> None:
+    loose = Isolation(html).loose
+    assert not loose, f"{where}: text outside a direction isolate: {loose}"
+
+
+def not_isolated(html: str, where: str) -> list[str]:
+    return [f"{where}: {piece}" for piece in Isolation(html).loose]
 
 
 def author_named(app: Flask, number: int, name: str) -> FlaskClient:
@@ -139,7 +198,14 @@ def test_what_people_write_is_shown_as_text_on_every_page(app: Flask) -> None:
         "stories": (employee, "/stories/", "Story {}"),
         "report": (lead, "/surveys/loop/waves/w1/report", "Story {}"),
         "accounts": (admin, "/accounts/", "{}"),
+        "alerts": (lead, "/alerts/", "{}"),
+        "themes": (lead, "/surveys/loop/waves/w1/themes?side=customer", None),
+        "ranking": (employee, "/ideas/ranking", None),
+        "pairs": (employee, "/ideas/pairs", None),
+        "home": (employee, "/", None),
+        "rules": (lead, "/alerts/rules/loop", None),
     }
+    loose: list[str] = []
     for kind, made in ids.items():
         pages[f"alert ({kind})"] = (lead, f"/alerts/{made['alert']}", "{}")
         pages[f"idea ({kind})"] = (employee, f"/ideas/{made['idea']}", "{}")
@@ -149,9 +215,12 @@ def test_what_people_write_is_shown_as_text_on_every_page(app: Flask) -> None:
         assert response.status_code == 200, (name, response.status_code)
         html = response.get_data(as_text=True)
         assert not injected(Parsed(html)), f"{name}: {injected(Parsed(html))}"
+        loose += not_isolated(html, name)
+        assert "<bdi" not in "".join(Parsed(html).text), f"{name}: an isolate escaped as text"
         kinds = [name.split("(")[1].rstrip(")")] if "(" in name else list(HOSTILE)
-        for kind in kinds:
+        for kind in kinds if shown else ():
             assert_shown_as_text(html, shown.format(HOSTILE[kind]), name)
+    assert not loose, "text outside a direction isolate:\n" + "\n".join(loose)
 
 
 BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
@@ -165,12 +234,26 @@ def pdf_text(pdf: bytes, folder: Path) -> str:
     return re.sub(r"\s+", "", text.decode("utf-8").translate(BIDI_CONTROLS))
 
 
-def test_what_people_write_is_text_in_the_board_pack(app: Flask, tmp_path: Path) -> None:
+def test_what_people_write_is_text_in_the_board_pack(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext not installed: apt-get install poppler-utils")
+    import weasyprint
+
+    rendered: list[str] = []
+    html_class = weasyprint.HTML
+
+    def recording_html(*args: object, **kwargs: object) -> object:
+        rendered.append(str(kwargs["string"]))
+        return html_class(*args, **kwargs)
+
+    monkeypatch.setattr(weasyprint, "HTML", recording_html)
     write_everything(app)
     response = sign_in(app, "lead").get("/surveys/loop/waves/w1/report.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
+    (html,) = rendered
+    assert_isolated(html, "board pack")
     pdf = response.get_data()
     text = pdf_text(pdf, tmp_path)
     for kind, hostile in HOSTILE.items():
@@ -178,10 +261,32 @@ def test_what_people_write_is_text_in_the_board_pack(app: Flask, tmp_path: Path)
         if kind == "right-to-left":
             # Drawn as its writer asked: the overridden run reads right to left, inside the title.
             written = written.replace("txt.exe", "exe.txt")
+        if kind == "override left open":
+            # The override reverses the title's run, and only it: the lesson after it, in its own
+            # isolate, is reversed too, but the bracket and semicolon after the lesson are not.
+            written = "Storydesrever"
+            assert "(desrever);" in text, f"{kind}: the override reached beyond the lesson"
+        if kind == "Arabic":
+            written = hostile  # pdftotext orders a right-to-left run among the others as it likes
         assert written in text, f"{kind}: {written!r} not in the board pack's text"
     # No link, image or script from what was written: the pack links nowhere outside.
     assert not re.search(rb"/URI\s*\(", pdf)
     assert b"/JavaScript" not in pdf and b"/JS" not in pdf
+
+
+def test_the_board_pack_renderer_keeps_an_override_in_its_isolate(tmp_path: Path) -> None:
+    """WeasyPrint has no ``unicode-bidi`` of its own: check that a ``<bdi>`` (as our templates
+    write it) still ends an override where the person's text ends, and that the same text without
+    it would turn the rest of the line around."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext not installed: apt-get install poppler-utils")
+    from weasyprint import HTML
+
+    def drawn(name: str) -> str:
+        return pdf_text(HTML(string=f"<p>Told by {name} (on Monday); thanks</p>").write_pdf(), tmp_path)
+
+    assert drawn("<bdi>\u202ereversed</bdi>") == "Toldbydesrever(onMonday);thanks"
+    assert drawn("\u202ereversed") != "Toldbydesrever(onMonday);thanks"
 
 
 def test_what_people_write_is_escaped_in_html_email_and_plain_in_text_email(app_config: dict, mailbox: Mailbox) -> None:
@@ -224,4 +329,7 @@ def check_email(message: EmailMessage, written: list[str], what: str) -> None:
     for shown in written:
         assert_shown_as_text(html, shown, f"{what} email, HTML part")
         assert shown in text, f"{what} email, text part: {shown!r} not as written"
+    assert_isolated(html, f"{what} email, HTML part")
+    assert in_text_isolates(text), f"{what} email, text part: text outside U+2068 ... U+2069"
+    assert in_text_isolates(str(message["Subject"])), f"{what} email, subject: text outside U+2068 ... U+2069"
     assert "&lt;" not in text and "&amp;" not in text, f"{what} email, text part: escaped as if it were HTML"

@@ -64,7 +64,7 @@ def test_an_employee_posts_an_idea_linked_to_an_item_and_finds_it_by_dimension(
                    target=f"item:{item_id}")  # fmt: skip
     shown = employee.get(f"/ideas/{idea_id}").get_data(as_text=True)
     assert "<strong>hunt</strong>" in shown
-    assert "by Employee" in shown
+    assert "by <bdi>Employee</bdi>" in shown
     listed = employee.get(f"/ideas/?dimension={dimension}").get_data(as_text=True)
     assert "One number to call for every question" in listed
     assert "One number" not in employee.get("/ideas/?dimension=Empathy").get_data(as_text=True)
@@ -432,7 +432,7 @@ def test_followers_who_accept_it_are_told_by_email_in_their_language(app_config:
     assert decide(lead, idea_id, "accepted", "Validée par le comité : **lancement en mars**.").status_code == 302
     [message] = mailbox.wait_for(1)
     assert message["To"] == "ana@example.com"
-    assert message["Subject"] == "Votre boîte à idées : « Rappeler les clients sous 24 heures »"
+    assert message["Subject"] == "Votre boîte à idées : « \u2068Rappeler les clients sous 24 heures\u2069 »"
     body = message.get_body(("plain",)).get_content()
     assert "est maintenant acceptée" in body
     assert "lancement en mars" in body and f"http://perception.example/ideas/{idea_id}" in body

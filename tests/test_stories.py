@@ -179,7 +179,7 @@ def test_colleagues_applaud_once_each_and_thank_the_people_in_it(app: Flask) -> 
         ]
     page = leader.get(path).get_data(as_text=True)
     assert "Applause: 2" in page
-    assert "Employee, thanked for Empathy: 1" in page
+    assert "<bdi>Employee</bdi>, thanked for Empathy: 1" in page
 
 
 def test_only_the_author_edits_and_only_before_publication(app: Flask) -> None:

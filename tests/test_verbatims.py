@@ -36,7 +36,7 @@ def test_employee_verbatims_come_in_alphabetical_order_without_day(app: Flask) -
     leader = sign_in(app, "leader")
     page = leader.get("/surveys/shop/waves/w1/verbatims?side=employee").get_data(as_text=True)
     notes = sorted(f"note {index}" for index in range(12))  # as text: "note 10" before "note 2"
-    positions = [page.index(f"<blockquote>{note}</blockquote>") for note in notes]
+    positions = [page.index(f'<blockquote dir="auto">{note}</blockquote>') for note in notes]
     assert positions == sorted(positions) and "2027" not in page
     # A team of six is too small for verbatims, even though the whole side is large enough.
     cut = leader.get("/surveys/shop/waves/w1/verbatims?side=employee&segment=employee:team=Counter")

@@ -23,6 +23,7 @@
       var link = document.createElement("a");
       link.href = idea.url;
       link.textContent = idea.title;
+      link.dir = "auto";
       var state = document.createElement("span");
       state.className = "muted";
       state.textContent = " (" + idea.state + ")";

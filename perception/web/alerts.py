@@ -38,6 +38,7 @@ from perception.alerts import (
     set_rule,
     start,
 )
+from perception.bidi import isolate_text
 from perception.db import get_session
 from perception.mail import MailError
 from perception.models import Account, Alert, Item, Survey, Wave
@@ -100,7 +101,9 @@ class LoopForm(FlaskForm):
 
 def _owner_choices() -> list[SelectChoice]:
     choices = [SelectChoice("", _l("Nobody yet"))]
-    choices += [SelectChoice(str(account.id), account.name or account.email) for account in owners(get_session())]
+    choices += [
+        SelectChoice(str(account.id), isolate_text(account.name or account.email)) for account in owners(get_session())
+    ]
     return choices
 
 

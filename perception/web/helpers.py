@@ -1,4 +1,4 @@
-"""Template helpers: the current language, translated labels, number formatting."""
+"""Template helpers: the current language, translated labels, number formatting, direction isolates."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask
 from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
+
+from perception.bidi import isolate, isolate_text
 
 ROLE_LABELS = {"admin": _l("admin"), "lead": _l("lead"), "leader": _l("leader"), "employee": _l("employee")}
 STATE_LABELS = {"draft": _l("draft"), "open": _l("open"), "closed": _l("closed")}
@@ -64,6 +66,7 @@ def format_score(value: float, unit: str, with_unit: bool = True, signed: bool =
 
 
 def register(app: Flask) -> None:
+    app.jinja_env.filters.update(isolate=isolate, isolate_text=isolate_text)
     app.jinja_env.globals.update(
         current_locale=current_locale,
         localized=localized,

@@ -19,6 +19,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from perception.accounts import role_required
 from perception.alerts import aware
 from perception.audit import record
+from perception.bidi import isolate_text
 from perception.db import get_session, session_scope
 from perception.models import Account, Alert, Story, StoryApplause
 from perception.report import DimensionRow, GapReport
@@ -259,7 +260,9 @@ def show(story_id: int) -> str:
     people = people_of(session, story)
     thanks_form = ThanksForm(prefix="thanks")
     thanks_form.person.choices = [
-        SelectChoice(person.id, person.name or person.email) for person in people if person.id != current_user.id
+        SelectChoice(person.id, isolate_text(person.name or person.email))
+        for person in people
+        if person.id != current_user.id
     ]
     return render_template(
         "stories/show.html",
@@ -324,7 +327,9 @@ def thank_view(story_id: int) -> WerkzeugResponse:
     if not _may_read(story):
         abort(404)
     form = ThanksForm(prefix="thanks")
-    form.person.choices = [SelectChoice(person.id, person.name or person.email) for person in people_of(session, story)]
+    form.person.choices = [
+        SelectChoice(person.id, isolate_text(person.name or person.email)) for person in people_of(session, story)
+    ]
     if not form.validate_on_submit():
         flash(_("Choose a colleague named in the story and a pillar."), "error")
         return redirect(url_for("stories.show", story_id=story.id))
