@@ -1,17 +1,17 @@
 """One walk through perception in a real browser, by the people who use it, one after the other.
 
-The admin (made with ``flask users create``, as an installer does) creates the lead, leader and
-employee accounts on the accounts page. The lead builds a small mirrored survey in the builder,
-creates and opens a wave, imports customers from a CSV file, and sends the invitations by email:
-a real task-queue consumer delivers them to an SMTP server on loopback. Each customer opens the
-link in their own email and answers. The employee answers the staff side from their home page and
-posts an idea; four colleagues answer through the wave's public employee link, so that both sides
-reach the reporting threshold (5). The leader reads the gap report and downloads the board pack.
+The first admin, made with ``perception users create`` as whoever installs it does, creates the
+lead, leader and employee accounts on the accounts page. The lead builds a small mirrored survey in
+the builder, creates and opens a wave, imports customers from a CSV file, and sends the invitations
+by email: a real task-queue consumer delivers them to an SMTP server on loopback. Each customer
+opens the link in their own email and answers. The employee answers the staff side from their home
+page and posts an idea; four colleagues answer through the wave's public employee link, so that both
+sides reach the reporting threshold (5). The leader reads the gap report and downloads the board pack.
 
 Every page of the walk is checked with axe-core (WCAG 2.1 A and AA) and photographed; the
 screenshots go to the test's temporary folder (``PERCEPTION_SCREENSHOTS`` to keep them elsewhere),
-named by step, and the folder is printed. Without Chromium the test is skipped, saying how to
-install it.
+named by step, with the list of pages in ``pages.txt``, and the folder is printed. Without Chromium
+the test is skipped, saying how to install it.
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ def test_from_the_first_account_to_the_board_pack(walk_app: tuple[Flask, str], w
     assert staff_link.startswith(base_url + "/p/"), staff_link
 
     # The customers, from a file.
-    contacts = walk.shots.parent / "customers.csv"
+    contacts = walk.shots / "customers.csv"
     contacts.write_text("email,language\n" + "".join(f"{email},en\n" for email in CUSTOMERS), encoding="utf-8")
     menu(page, "Contacts")
     walk.look(page, "lead-contacts")
