@@ -337,7 +337,7 @@ def test_from_the_first_account_to_the_board_pack(walk_app: tuple[Flask, str], w
     page.get_by_role("button", name="Send my answers").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
     walk.look(page, "employee-thanks")
-    page.goto("/")
+    page.get_by_role("link", name="Back to the home page").click()
     expect(page.locator(".staff-surveys")).to_contain_text("answered, thank you")
     walk.look(page, "employee-home-answered")
     menu(page, "Ideas")
