@@ -39,6 +39,29 @@ def test_an_employee_answers_from_the_home_page_once(app: Flask, core_wave: tupl
     assert post_form(employee, f"/answer/{wave_id}", ANSWERS, token_from="/").status_code == 409
 
 
+def test_staff_who_answered_from_home_are_shown_the_way_back_and_other_respondents_are_not(
+    app: Flask, core_wave: tuple[str, str]
+) -> None:
+    home_link = '<a href="/">Back to the home page</a>'
+    employee = sign_in(app, "employee")
+    wave_id = _wave_id(app)
+    sent = post_form(employee, f"/answer/{wave_id}", ANSWERS)
+    assert sent.status_code == 302 and sent.headers["Location"] == "/thanks?lang=en&home=1"
+    assert home_link in employee.get(sent.headers["Location"]).get_data(as_text=True)
+    french = employee.get("/thanks?lang=fr&home=1").get_data(as_text=True)
+    assert '<a href="/">Retour à la page d\'accueil</a>' in french
+    again = employee.get(f"/answer/{wave_id}")
+    assert again.status_code == 409 and home_link in again.get_data(as_text=True)
+    # A customer (signed in nowhere) thanked after a public link, or anyone sent to the page with the
+    # flag but not signed in, is not pointed into the application.
+    with session_scope(app) as session:
+        public = find_wave(session, find_survey(session, "core"), "w1").public_token
+    customer = app.test_client()
+    thanked = post_form(customer, f"/p/{public}", {"item_recommend": 7, "item_satisfaction": 4, "item_effort": 5})
+    assert thanked.status_code == 302 and thanked.headers["Location"] == "/thanks?lang=en"
+    assert "Back to the home page" not in customer.get("/thanks?lang=en&home=1").get_data(as_text=True)
+
+
 def test_the_database_keeps_that_an_account_answered_never_which_response(
     app: Flask, core_wave: tuple[str, str]
 ) -> None:
@@ -79,3 +102,4 @@ def test_a_closed_wave_is_not_offered_and_answers_a_friendly_page(app: Flask, co
     assert "No staff survey is open right now." in employee.get("/").get_data(as_text=True)
     page = employee.get(f"/answer/{_wave_id(app)}")
     assert page.status_code == 200 and "This survey is closed" in page.get_data(as_text=True)
+    assert '<a href="/">Back to the home page</a>' in page.get_data(as_text=True)

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
@@ -139,23 +140,24 @@ def _text_length() -> Length:
     return Length(max=MAX_TEXT_LENGTH, message=_l("Please keep it under %(max)d characters.", max=MAX_TEXT_LENGTH))
 
 
-def _notice(title: str, message: str, status: int = 200) -> tuple[str, int]:
-    return render_template("respond/notice.html", title=title, message=message), status
+def _notice(title: str, message: str, status: int = 200, home: bool = False) -> tuple[str, int]:
+    """A respondent page saying one thing; ``home`` adds a way back for staff answering while signed in."""
+    return render_template("respond/notice.html", title=title, message=message, home=home), status
 
 
-def _closed_notice(wave: Wave) -> tuple[str, int]:
+def _closed_notice(wave: Wave, home: bool = False) -> tuple[str, int]:
     """A friendly page for a wave that is not (or no longer) taking answers: never an error."""
     if wave_status(wave) == "not_yet":
         if wave.opens_on and wave.opens_on > today():
             message = _("This survey opens on %(date)s. Please come back then.", date=format_date(wave.opens_on))
         else:
             message = _("This survey is not open yet. Please come back a little later.")
-        return _notice(_("This survey is not open yet"), message)
+        return _notice(_("This survey is not open yet"), message, home=home)
     if wave.closes_on and wave.closes_on < today():
         message = _("This survey closed on %(date)s. Thank you for your time.", date=format_date(wave.closes_on))
     else:
         message = _("This survey is closed and no longer accepts answers. Thank you for your time.")
-    return _notice(_("This survey is closed"), message)
+    return _notice(_("This survey is closed"), message, home=home)
 
 
 def _one_click(form: FlaskForm, items: list[Item]) -> Item | None:
@@ -193,14 +195,16 @@ def answer_page(
     """The questionnaire of one wave and side: shown (in pages when long), checked, recorded, thanked for.
 
     A long survey reached by a one-time link keeps a draft at each page, so that the same link
-    resumes it where it was left.
+    resumes it where it was left. A signed-in ``participant`` (staff answering from their home page)
+    is shown the way back there once done.
     """
     session: Session = get_session()
     lang = language()
+    home = participant is not None
     if not accepts_answers(wave):
-        return _closed_notice(wave)
+        return _closed_notice(wave, home)
     if participant is not None and has_answered(session, wave, participant):
-        return _already_answered()
+        return _already_answered(home)
     # Employees pick their own segment values from lists; customers' come signed with their link.
     carried: dict[int, int] = {}
     if side == "customer" and request.args.get("s"):
@@ -260,11 +264,11 @@ def answer_page(
             except LinkUsed:
                 return _used_link()
             except AlreadyAnswered:
-                return _already_answered()
+                return _already_answered(home)
             else:
                 if resume:
                     drop_draft(session, resume)
-                return redirect(url_for("respond.thanks", lang=lang))
+                return redirect(url_for("respond.thanks", lang=lang, **({"home": 1} if home else {})))
         # Show the first page with something to fix.
         page = next(
             (
@@ -322,11 +326,12 @@ def preview_page(survey: Survey, side: str) -> tuple[str, int]:
     return page_html, status
 
 
-def _already_answered() -> tuple[str, int]:
+def _already_answered(home: bool = False) -> tuple[str, int]:
     return _notice(
         _("You have answered this survey"),
         _("Your answers to this wave are recorded; each person answers once. Thank you for taking part."),
         409,
+        home,
     )
 
 
@@ -387,7 +392,9 @@ def public(token: str) -> str | WerkzeugResponse | tuple[str, int]:
 
 @blueprint.route("/thanks")
 def thanks() -> str:
-    return render_template("respond/thanks.html")
+    # Staff who answered from their home page (``home=1``) are shown the way back to it.
+    home = request.args.get("home") == "1" and current_user.is_authenticated
+    return render_template("respond/thanks.html", home=home)
 
 
 @blueprint.app_template_global()
