@@ -393,13 +393,19 @@ def recommendation_item(items: Sequence[Item]) -> Item | None:
     return next((item for item in items if item.scale == "nps"), None)
 
 
+def importance_threshold(correlations: Sequence[float]) -> float:
+    """The correlation from which an item counts as important: the items' median, but never below
+    zero. An item that goes with recommending less (r <= 0) does not drive it, whatever the others do."""
+    return max(median(correlations), 0.0) if correlations else 0.0
+
+
 def importance(
     session: Session, wave: Wave, items: Sequence[Item], report: GapReport, filters: Sequence[ResolvedFilter] = ()
 ) -> list[Importance]:
     """Correlation of each item with the recommendation item on the customers side, from SQL sums.
 
-    An item counts as important when its correlation is at least the median of the items';
-    important blind spots are what to fix first.
+    An item counts as important when its correlation is positive and at least the median of the
+    items'; important blind spots are what to fix first.
     """
     anchor = recommendation_item(items)
     if anchor is None:
@@ -418,10 +424,10 @@ def importance(
         correlations.append((keys[item_id], (n * sxy - sx * sy) / math.sqrt(spread), n))
     if not correlations:
         return []
-    middle = median([r for _, r, _ in correlations])
+    threshold = importance_threshold([r for _, r, _ in correlations])
     result = []
     for key, r, n in correlations:
-        important = r >= middle
+        important = r > 0 and r >= threshold
         blind = verdicts[key] == "blind_spot"
         quadrant = ("fix_first" if blind else "keep") if important else ("watch" if blind else "secondary")
         result.append(Importance(item_key=key, r=r, n=n, quadrant=quadrant))

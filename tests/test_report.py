@@ -225,6 +225,33 @@ def test_importance_is_the_correlation_with_recommendation_and_ranks_what_to_fix
     assert "recommend" not in by_key and by_key["easy"].n == n
 
 
+def test_an_item_that_goes_against_recommendation_is_never_important(app: Flask) -> None:
+    from perception.report import importance, importance_threshold
+
+    # Both items go with recommending less: one of them is at the median, yet neither drives it.
+    n = 30
+    recommend = [10 if index % 3 == 0 else 6 if index % 3 == 1 else 2 for index in range(n)]
+    waits = [1 if value == 10 else 3 if value == 6 else 5 for value in recommend]
+    noise = [(5 - value // 3) if index % 2 else 3 for index, value in enumerate(recommend)]
+    seed(
+        app,
+        {
+            "recommend": {"customer": recommend, "employee": [9] * 10},
+            "easy": {"customer": waits, "employee": [5] * 10},
+            "caring": {"customer": noise, "employee": [5] * 10},
+        },
+    )
+    report = report_for(app)
+    with session_scope(app) as session:
+        survey = find_survey(session, "gaps")
+        ranked = importance(session, find_wave(session, survey, "w1"), items_of(session, survey), report)
+    assert [entry.r < 0 for entry in ranked] == [True, True]
+    assert {entry.quadrant for entry in ranked} <= {"watch", "secondary"}
+    assert importance_threshold([-0.4, -0.9]) == 0.0
+    assert importance_threshold([0.2, 0.6, -0.1]) == pytest.approx(0.2)
+    assert importance_threshold([]) == 0.0
+
+
 def test_importance_sums_are_kept_and_follow_new_and_erased_responses(app: Flask) -> None:
     from sqlmodel import select
 

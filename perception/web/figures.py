@@ -20,7 +20,7 @@ from perception.report import (
     Importance,
     SideFigures,
     TrendRow,
-    median,
+    importance_threshold,
     rescale,
     rescaled_interval,
     rescaled_score,
@@ -96,9 +96,9 @@ def gap_chart(report: GapReport, language: str) -> str:
 
 
 def priority_chart_svg(report: GapReport, priorities: list[Importance], language: str) -> str:
-    """Importance against gap, split where importance is median, as SVG."""
+    """Importance against gap, split where an item starts to count as important, as SVG."""
     points = priority_points(report, priorities, language)
-    return priority_svg(points, median([entry.r for entry in priorities]), priority_text())
+    return priority_svg(points, importance_threshold([entry.r for entry in priorities]), priority_text())
 
 
 def trend_points(row: TrendRow) -> list[TrendSeriesPoint]:
