@@ -164,7 +164,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", _database_url, "SQLAlchemy URL; default a SQLite file in the instance folder."),
     Setting("SECRET_KEY", _text, "Signs sessions and links; generated once into the instance folder when unset."),
     Setting("QUEUE_URL", _queue_url, "'sqlite' (default: a file in the instance folder) or a redis:// URL."),
-    Setting("BASE_URL", _base_url, "Public address used in links sent to respondents; default the request's."),
+    Setting(
+        "BASE_URL",
+        _base_url,
+        "Public address used in links handed to respondents; pages fall back to the request's, "
+        "but invitations and reminders sent by email or SMS need it.",
+    ),
     Setting("REPORTING_THRESHOLD", _int_at_least(2), "Smallest group a report shows (default 5)."),
     Setting(
         "VERBATIM_THRESHOLD", _int_at_least(2), "Fewest employee responses whose verbatims are shown (default 10)."
