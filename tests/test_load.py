@@ -8,9 +8,7 @@ other is told the link was used; and no request fails with a server error.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 import threading
 import urllib.error
@@ -29,7 +27,7 @@ from perception.db import session_scope
 from perception.models import Answer, Invitation, Item, Response, Wave
 from perception.waves import issue_links
 from tests.conftest import open_core_wave
-from tests.test_serve import free_port, wait_until
+from tests.serving import perception_serve
 
 ALONE = 24  # links answered once each
 RACING = 8  # links answered twice at the same moment
@@ -41,37 +39,8 @@ ANSWERS = {"item_recommend": "9", "item_satisfaction": "4", "item_effort": "6", 
 @pytest.fixture
 def server(app: Flask, app_config: dict[str, object], tmp_path: Path) -> Iterator[str]:
     """`perception serve` on this test's database, with several workers."""
-    env = {
-        **os.environ,
-        "PERCEPTION_DATABASE_URL": str(app_config["DATABASE_URL"]),
-        "PERCEPTION_INSTANCE_PATH": str(tmp_path / "served"),
-        "PERCEPTION_SECRET_KEY": "load-test",
-    }
-    env.pop("PERCEPTION_QUEUE_URL", None)
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "perception", "serve", "--port", str(port), "--workers", str(WORKERS)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        assert process.poll() is None, log_path.read_text()
-        try:
-            return urllib.request.urlopen(base + "/thanks", timeout=5).status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_until(answering, 120)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    with perception_serve(str(app_config["DATABASE_URL"]), tmp_path, "load-test", WORKERS) as served:
+        yield served.base
 
 
 class Respondent:

@@ -38,7 +38,8 @@ from perception.db import session_scope
 from perception.models import Answer, Invitation, Item, Response, Wave
 from perception.waves import hash_token, issue_links
 from tests.conftest import open_core_wave
-from tests.test_serve import free_port, wait_until
+from tests.serving import perception_serve
+from tests.test_serve import wait_until
 
 WORKERS = 3
 CLIENTS = 8
@@ -83,38 +84,10 @@ def server(app: Flask, app_config: dict[str, object], tmp_path: Path) -> Iterato
     """`perception serve` on this test's database, with several workers."""
     if not Path("/proc/self/stat").exists():
         pytest.skip("finding gunicorn's workers needs /proc")
-    env = {
-        **os.environ,
-        "PERCEPTION_DATABASE_URL": str(app_config["DATABASE_URL"]),
-        "PERCEPTION_INSTANCE_PATH": str(tmp_path / "served"),
-        "PERCEPTION_SECRET_KEY": "worker-crash-test",
-    }
-    env.pop("PERCEPTION_QUEUE_URL", None)
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "perception", "serve", "--port", str(port), "--workers", str(WORKERS)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    served = Server(f"http://127.0.0.1:{port}", process, log_path)
-
-    def answering() -> bool:
-        assert process.poll() is None, log_path.read_text()
-        try:
-            return urllib.request.urlopen(served.base + "/thanks", timeout=5).status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_until(answering, 120)
-        wait_until(lambda: len(served.workers()) == WORKERS, 120)
-        yield served
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    with perception_serve(str(app_config["DATABASE_URL"]), tmp_path, "worker-crash-test", WORKERS) as served:
+        found = Server(served.base, served.process, served.log_path)
+        wait_until(lambda: len(found.workers()) == WORKERS, 120)
+        yield found
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
