@@ -390,3 +390,24 @@ def test_the_commands_invite_remind_and_show_the_progress(sending_app: Flask, ma
     assert len(mailbox.wait_for(3)) == 3
     with session_scope(sending_app) as session:
         assert session.exec(select(func.count(Dispatch.id))).one() == 2
+
+
+def test_the_sending_page_says_when_messages_lack_the_public_address(app_config: dict[str, object]) -> None:
+    notice = "nothing can be sent from here"
+    for base_url, shown in (("", True), (BASE_URL, False)):  # the same database, served twice
+        app = create_app({**app_config, "BASE_URL": base_url})
+        try:
+            if shown:
+                with session_scope(app) as session:
+                    survey = store_definition(
+                        session, parse_definition(DEFINITION, app.extensions["perception"].registries.scoring_models)
+                    )
+                    open_wave(create_wave(session, survey, "w1"))
+            page = sign_in(app, "lead").get("/surveys/bank/waves/w1/sending").get_data(as_text=True)
+            assert (notice in page) is shown, base_url
+            if shown:
+                assert "PERCEPTION_BASE_URL" in page
+                french = sign_in(app, "lead").get("/surveys/bank/waves/w1/sending?lang=fr").get_data(as_text=True)
+                assert "rien ne peut partir de cette page" in french
+        finally:
+            app.extensions["perception"].engine.dispose()

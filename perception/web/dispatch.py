@@ -99,6 +99,7 @@ def _page(survey: Survey, wave: Wave, invite: InviteForm, remind: RemindForm, st
         channels=current_app.extensions["perception"].registries.channels,
         public_link=public_link(wave),
         kiosks=sending_section(survey, wave, kiosk),
+        needs_base_url=not current_app.config.get("BASE_URL"),
     ), status
 
 
