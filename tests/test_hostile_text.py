@@ -350,7 +350,7 @@ def lead_written_survey(app: Flask) -> tuple[str, str]:
     definition = {
         "slug": "hostile",
         "title": {"en": f"Survey {joined}", "fr": f"Enquête {joined}"},
-        "segments": {"customer": {"region": strings}},
+        "segments": {"customer": {"region": strings}, "employee": {"team": strings}},
         "items": [
             {
                 "key": f"item{number}",
@@ -370,7 +370,16 @@ def lead_written_survey(app: Flask) -> tuple[str, str]:
                 "required": False,
                 "customer": {"en": f"Anything to add? {joined}"},
                 "employee": {"en": f"What would customers add? {joined}"},
-            }
+            },
+            {
+                "key": "channel",
+                "dimension": "Channel",
+                "scale": "choice",
+                "required": False,
+                "options": [{"en": f"Option {hostile}", "fr": f"Choix {hostile}"} for hostile in strings],
+                "customer": {"en": "How did you reach us?"},
+                "employee": {"en": "How do customers reach us?"},
+            },
         ],
     }
     registries = app.extensions["perception"].registries
