@@ -10,6 +10,7 @@ from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 
+from perception.bidi import isolate_text
 from perception.mail import render_mail
 from perception.scales import SCALES
 from perception.types import LANGUAGES, Delivery
@@ -25,9 +26,9 @@ def invitation_email(delivery: Delivery) -> tuple[str, str, str]:
     language = _language(delivery)
     with force_locale(language):
         if delivery.reminder:
-            subject = _("Reminder: your opinion on %(survey)s", survey=delivery.survey_title)
+            subject = _("Reminder: your opinion on %(survey)s", survey=isolate_text(delivery.survey_title))
         else:
-            subject = _("Your opinion on %(survey)s", survey=delivery.survey_title)
+            subject = _("Your opinion on %(survey)s", survey=isolate_text(delivery.survey_title))
         expires_on = format_date(delivery.expires_at, format="long") if delivery.expires_at else ""
     text, html = render_mail(
         app,

@@ -121,7 +121,7 @@ def test_a_lead_sends_a_wave_by_email_and_watches_the_progress(sending_app: Flas
     messages = mailbox.wait_for(3)
     assert sorted(message["To"] for message in messages) == ["ana@example.com", "bob@example.com", "carl@example.com"]
     ana = mailbox.to("ana@example.com")[0]
-    assert ana["Subject"] == "Votre avis sur Banque Acme"
+    assert ana["Subject"] == "Votre avis sur \u2068Banque Acme\u2069"
     assert ana["List-Unsubscribe"].startswith(f"<{BASE_URL}/u/") and ana["List-Unsubscribe-Post"]
     assert "Se désabonner" in ana.get_body(("html",)).get_content()
     assert lead.get(link_in(ana)).status_code == 200
@@ -266,7 +266,7 @@ def test_reminders_skip_those_who_answered_or_unsubscribed_and_stop_at_the_maxim
             }
         later += timedelta(days=4)
     reminders = mailbox.to("ana@example.com")[1:]
-    assert [message["Subject"] for message in reminders] == ["Rappel : votre avis sur Banque Acme"] * 2
+    assert [message["Subject"] for message in reminders] == ["Rappel : votre avis sur \u2068Banque Acme\u2069"] * 2
     assert link_in(reminders[0]) == link_in(
         messages[0] if messages[0]["To"] == "ana@example.com" else mailbox.to("ana@example.com")[0]
     )

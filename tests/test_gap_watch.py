@@ -109,9 +109,9 @@ def test_followers_of_the_dimension_are_emailed_in_their_language(app_config: di
         messages = mailbox.wait_for(3)
         to = sorted((message["To"], message["Subject"]) for message in messages)
         assert to == [
-            ("lea@example.com", "L'écart s'est creusé : Time and Effort (vague 2027-Q2)"),
-            ("lea@example.com", "Un angle mort est apparu : Integrity (vague 2027-Q2)"),
-            ("leader@example.com", "The gap widened in Time and Effort (wave 2027-Q2)"),
+            ("lea@example.com", "L'écart s'est creusé : \u2068Time and Effort\u2069 (vague 2027-Q2)"),
+            ("lea@example.com", "Un angle mort est apparu : \u2068Integrity\u2069 (vague 2027-Q2)"),
+            ("leader@example.com", "The gap widened in \u2068Time and Effort\u2069 (wave 2027-Q2)"),
         ]
         english = next(message for message in messages if message["To"] == "leader@example.com")
         text = english.get_body(("plain",)).get_content()

@@ -333,3 +333,149 @@ def check_email(message: EmailMessage, written: list[str], what: str) -> None:
     assert in_text_isolates(text), f"{what} email, text part: text outside U+2068 ... U+2069"
     assert in_text_isolates(str(message["Subject"])), f"{what} email, subject: text outside U+2068 ... U+2069"
     assert "&lt;" not in text and "&amp;" not in text, f"{what} email, text part: escaped as if it were HTML"
+
+
+# What leads write: a survey's title, an item's wordings, a dimension, a touchpoint, segment values.
+LEAD_WRITTEN = {kind: HOSTILE[kind] for kind in ("right-to-left", "override left open", "Arabic")}
+
+
+def lead_written_survey(app: Flask) -> tuple[str, str]:
+    """Survey `hostile` whose title, wordings, dimension, touchpoint and region names carry the
+    right-to-left strings, with an open wave `w1` answered on both sides; its two public tokens."""
+    from perception.surveys import parse_definition, store_definition
+    from perception.waves import create_wave, open_wave
+
+    strings = list(LEAD_WRITTEN.values())
+    joined = " / ".join(strings)
+    definition = {
+        "slug": "hostile",
+        "title": {"en": f"Survey {joined}", "fr": f"Enquête {joined}"},
+        "segments": {"customer": {"region": strings}, "employee": {"team": strings}},
+        "items": [
+            {
+                "key": f"item{number}",
+                "dimension": f"Dimension {hostile}",
+                "touchpoint": f"Touchpoint {hostile}",
+                "scale": "ces",
+                "customer": {"en": f"Customer {hostile}", "fr": f"Client {hostile}"},
+                "employee": {"en": f"Employee {hostile}", "fr": f"Salarié {hostile}"},
+            }
+            for number, hostile in enumerate(strings)
+        ]
+        + [
+            {
+                "key": "comment",
+                "dimension": "Comment",
+                "scale": "text",
+                "required": False,
+                "customer": {"en": f"Anything to add? {joined}"},
+                "employee": {"en": f"What would customers add? {joined}"},
+            },
+            {
+                "key": "channel",
+                "dimension": "Channel",
+                "scale": "choice",
+                "required": False,
+                "options": [{"en": f"Option {hostile}", "fr": f"Choix {hostile}"} for hostile in strings],
+                "customer": {"en": "How did you reach us?"},
+                "employee": {"en": "How do customers reach us?"},
+            },
+        ],
+    }
+    registries = app.extensions["perception"].registries
+    with session_scope(app) as session:
+        survey = store_definition(session, parse_definition(definition, registries.scoring_models))
+        wave = create_wave(session, survey, "w1")
+        open_wave(wave)
+        tokens = wave.public_token, wave.employee_public_token
+    for token in tokens:
+        for _ in range(3):
+            client = app.test_client()
+            data = {f"item_item{number}": 5 for number in range(len(strings))}
+            assert post_form(client, f"/p/{token}", data).status_code == 302
+    return tokens
+
+
+def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    import weasyprint
+
+    customer_token, employee_token = lead_written_survey(app)
+    lead = sign_in(app, "lead")
+    leader = sign_in(app, "leader")
+    employee = sign_in(app, "employee")
+    pages = {
+        "respondent form (customer)": (app.test_client(), f"/p/{customer_token}"),
+        "respondent form (customer, French)": (app.test_client(), f"/p/{customer_token}?lang=fr"),
+        "respondent form (employee)": (app.test_client(), f"/p/{employee_token}"),
+        "surveys": (lead, "/surveys/"),
+        "survey": (lead, "/surveys/hostile"),
+        "wave": (lead, "/surveys/hostile/waves/w1"),
+        "builder": (lead, "/surveys/hostile/edit"),
+        "report (lead)": (lead, "/surveys/hostile/waves/w1/report"),
+        "report (leader)": (leader, "/surveys/hostile/waves/w1/report"),
+        "trend": (leader, "/surveys/hostile/trend"),
+        "home (employee)": (employee, "/"),
+    }
+    loose: list[str] = []
+    for name, (client, path) in pages.items():
+        response = client.get(path)
+        assert response.status_code == 200, (name, response.status_code)
+        html = response.get_data(as_text=True)
+        loose += not_isolated(html, name)
+        assert "<bdi" not in "".join(Parsed(html).text), f"{name}: an isolate escaped as text"
+        title = re.search(r"<title>(.*?)</title>", html, re.S)
+        if title and not in_text_isolates(title.group(1)):
+            loose.append(f"{name}: <title> outside U+2068 ... U+2069")
+    rendered: list[str] = []
+    html_class = weasyprint.HTML
+
+    def recording_html(*args: object, **kwargs: object) -> object:
+        rendered.append(str(kwargs["string"]))
+        return html_class(*args, **kwargs)
+
+    monkeypatch.setattr(weasyprint, "HTML", recording_html)
+    assert lead.get("/surveys/hostile/waves/w1/report.pdf").status_code == 200
+    (html,) = rendered
+    loose += not_isolated(html, "board pack")
+    assert not loose, "text outside a direction isolate:\n" + "\n".join(loose)
+
+
+class TextFields(HTMLParser):
+    """The text inputs and textareas of a page, by name, with their ``dir``."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.fields: dict[str, str | None] = {}
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "textarea" or (tag == "input" and (found.get("type") or "text") == "text"):
+            self.fields[found.get("name") or found.get("id") or tag] = found.get("dir")
+
+
+def test_text_fields_for_what_people_write_follow_its_direction(app: Flask) -> None:
+    customer_token, _ = lead_written_survey(app)
+    lead = sign_in(app, "lead")
+    employee = sign_in(app, "employee")
+    idea = post_form(employee, "/ideas/new", {"title": "An idea", "body": "Details.", "action": "post"})
+    idea_path = idea.headers["Location"].split("localhost", 1)[-1]
+    expected = {
+        f"/p/{customer_token}": (app.test_client(), {"item_comment"}),
+        "/ideas/new": (employee, {"title", "body"}),
+        idea_path: (lead, {"answer", "reason"}),
+        "/stories/new": (employee, {"title", "problem", "action", "outcome", "lesson"}),
+        "/surveys/hostile/edit": (lead, {"title_en", "title_fr", "segments_customer", "items-0-customer_en"}),
+    }
+    for path, (client, names) in expected.items():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        fields = TextFields(response.get_data(as_text=True)).fields
+        assert fields, f"{path}: no text field"
+        for name in names:
+            assert name in fields, f"{path}: no field {name!r} among {sorted(fields)}"
+        # A survey's slug and an item's key are identifiers: lowercase ASCII letters, digits, dashes, underscores.
+        identifiers = {name for name in fields if name == "slug" or name.endswith("-key")}
+        without = {name: dir_ for name, dir_ in fields.items() if dir_ != "auto" and name not in identifiers}
+        assert not without, f"{path}: text fields without dir=auto: {without}"

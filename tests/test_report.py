@@ -193,7 +193,7 @@ def test_the_report_page_shows_verdicts_and_top_lists(app: Flask) -> None:
     seed(app, ALL)
     page = sign_in(app, "leader").get("/surveys/gaps/waves/w1/report").get_data(as_text=True)
     assert page.count('class="verdict blind_spot"') >= 3
-    assert "Staff think customers answer 50.0 pts to “Recommend?”; customers say −5.0 pts." in page
+    assert "Staff think customers answer 50.0 pts to “<bdi>Recommend?</bdi>”; customers say −5.0 pts." in page
     assert "hidden strength" in page and "aligned" in page
     assert "<h2>Touchpoints</h2>" in page and "first-support-call" in page
 

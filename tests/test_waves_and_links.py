@@ -165,7 +165,7 @@ def test_a_one_click_score_opens_the_page_with_it_chosen_and_asks_why(hot: Flask
     page = client.get(f"/p/{_token(hot)}?score=7").get_data(as_text=True)
     assert 'name="item_recommend" value="7" checked' in page
     assert "you chose 7" in page
-    assert 'name="why_recommend" rows="3" maxlength="5000" autofocus' in page
+    assert 'name="why_recommend" rows="3" maxlength="5000" dir="auto" autofocus' in page
     french = client.get(f"/p/{_token(hot)}?score=7&lang=fr").get_data(as_text=True)
     assert "vous avez choisi 7" in french
     for ignored in ("11", "-1", "seven"):

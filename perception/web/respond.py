@@ -19,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from perception.alerts import AlertError, check_callback
+from perception.bidi import isolate_text
 from perception.db import get_session
 from perception.drafts import draft_key, drop_draft, load_draft, save_draft
 from perception.models import Invitation, Item, Survey, Wave
@@ -110,7 +111,7 @@ def _form_class(
 
     for attribute in segments:
         choices = [SelectChoice("", _l("Prefer not to say"))]
-        choices += [SelectChoice(str(value_id), value) for value_id, value in attribute.values]
+        choices += [SelectChoice(str(value_id), isolate_text(value)) for value_id, value in attribute.values]
         field = SelectField(attribute.label, choices=choices, default="")
         setattr(AnswerForm, f"segment_{attribute.name}", field)
 
