@@ -56,7 +56,9 @@ def test_a_support_tool_invites_a_customer_after_a_call(hot_app: tuple[Flask, in
     assert answer.status_code == 202, answer.get_json()
     assert answer.get_json()["state"] == "pending" and answer.get_json()["reason"] is None
     message = mailbox.wait_for(1)[0]
-    assert message["To"] == "ana@example.com" and message["Subject"] == "Votre avis sur Service client"
+    assert (
+        message["To"] == "ana@example.com" and message["Subject"] == "Votre avis sur \u2068Service client\u2069"
+    )  # the title in an isolate
     link = re.search(r"http://perception\.test(/r/[^\s]+)", message.get_body(("plain",)).get_content()).group(1)
     assert post_form(app.test_client(), link, {"item_easy": "6"}).status_code == 302
     with session_scope(app) as session:
