@@ -191,26 +191,17 @@ def record_response(
             ).all()
             segments = {**dict(carried), **(segments or {})}
     anonymous = side == "employee"
-    response = Response(
-        wave_id=wave.id,
-        side=side,
-        submitted_on=today(),
-        language=None if anonymous else language,
-        invitation_id=None if anonymous or invitation is None else invitation.id,
-    )
+    row = {
+        "wave_id": wave.id,
+        "side": side,
+        "submitted_on": today(),
+        "language": None if anonymous else language,
+        "invitation_id": None if anonymous or invitation is None else invitation.id,
+    }
     # Core inserts, not the unit of work: a response is written once and never edited here, and
     # the respondent's page waits for these statements.
     connection = session.connection()
-    response.id = connection.execute(
-        _INSERT_RESPONSE,
-        {
-            "wave_id": response.wave_id,
-            "side": response.side,
-            "submitted_on": response.submitted_on,
-            "language": response.language,
-            "invitation_id": response.invitation_id,
-        },
-    ).scalar_one()
+    response = Response(id=connection.execute(_INSERT_RESPONSE, row).scalar_one(), **row)
     if answers:  # every item may be optional, and none answered
         connection.execute(
             _INSERT_ANSWER,
