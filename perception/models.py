@@ -45,6 +45,9 @@ class Survey(SQLModel, table=True):
     created_at: datetime
     # The version later waves are bound to; it moves on when an answered item changes meaning.
     version: int = Field(default=1)
+    # Moves on with every change to what respondents are shown (title, items, segment lists):
+    # the server keeps each questionnaire between requests and rebuilds it when this differs.
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Item(SQLModel, table=True):
@@ -166,7 +169,8 @@ class Answer(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    response_id: int = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
+    # Found through the unique constraint (response_id, item_id), which starts with it.
+    response_id: int = Field(foreign_key="response.id", ondelete="CASCADE")
     item_id: int = Field(foreign_key="item.id", index=True, ondelete="CASCADE")
     wave_id: int = Field(foreign_key="wave.id", ondelete="CASCADE")
     side: str = Field(max_length=8)
@@ -754,3 +758,21 @@ class SurveyDraft(SQLModel, table=True):
     data: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
     page: int = Field(default=0)
     saved_on: date
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event written in the same transaction as what it tells (a response stored), and handed
+    to the plugins by the queue's consumer, which drains this table in batches.
+
+    ``claimed_by`` and ``claimed_at`` are a drainer's lease: an event it claimed and did not finish
+    (the process died) is claimed again once the lease is old.
+    """
+
+    __tablename__ = "outbox_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hook: str = Field(max_length=64)
+    payload: bytes
+    created_at: datetime
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = None
