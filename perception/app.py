@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from huey import Huey
 from sqlalchemy import Engine
 
-from perception import db
+from perception import (
+    db,
+    questionnaire,  # noqa: F401  (its flush listener moves survey revisions on)
+)
 from perception.paths import resource_dir
 from perception.plugins import Registries, make_plugin_manager
 from perception.security import init_security
@@ -36,6 +39,8 @@ class PerceptionState:
     queue: Huey | None = None
     dispatch_event: Any = None
     deliver_webhook: Any = None
+    # Each process's copy of the questionnaires respondents answer (perception.questionnaire).
+    questionnaires: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     database_ready: bool = False
 
 

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import case
+from sqlalchemy import case, or_
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, func, select
 
@@ -201,8 +201,40 @@ def find_public_wave(session: Session, token: str, side: str = "customer") -> Wa
 
 def find_public_link(session: Session, token: str) -> tuple[Wave, str] | None:
     """The wave and the side of a public link (each wave has one per side), or None."""
-    for side in SIDES:
-        wave = find_public_wave(session, token, side)
-        if wave is not None:
-            return wave, side
+    found = find_public_survey(session, token)
+    return (found[0], found[2]) if found else None
+
+
+def find_public_survey(session: Session, token: str) -> tuple[Wave, Survey, str] | None:
+    """The wave, survey and side of a public link, in one query: a respondent's page waits for it.
+
+    Found by hash on either side's column, then checked in constant time like ``find_public_wave``.
+    """
+    if not token or len(token) > 64:
+        return None
+    hashed = hash_token(token)
+    statement = (
+        select(Wave, Survey)
+        .join(Survey, Survey.id == Wave.survey_id)  # type: ignore[arg-type]
+        .where(or_(Wave.public_token_hash == hashed, Wave.employee_public_token_hash == hashed))
+    )
+    for wave, survey in session.exec(statement):
+        for side in SIDES:
+            if hmac.compare_digest(public_token(wave, side).encode(), token.encode()):
+                return wave, survey, side
     return None
+
+
+def find_invitation_survey(session: Session, token: str) -> tuple[Invitation, Wave, Survey] | None:
+    """A one-time link's invitation with its wave and survey, in one query (found by hash, as
+    ``find_invitation``)."""
+    if not token or len(token) > 64:
+        return None
+    statement = (
+        select(Invitation, Wave, Survey)
+        .join(Wave, Wave.id == Invitation.wave_id)  # type: ignore[arg-type]
+        .join(Survey, Survey.id == Wave.survey_id)  # type: ignore[arg-type]
+        .where(Invitation.token_hash == hash_token(token))
+    )
+    found = session.exec(statement).first()
+    return (found[0], found[1], found[2]) if found else None

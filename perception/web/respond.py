@@ -23,6 +23,7 @@ from perception.bidi import isolate_text
 from perception.db import get_session
 from perception.drafts import draft_key, drop_draft, load_draft, save_draft
 from perception.models import Invitation, Item, Survey, Wave
+from perception.questionnaire import questionnaire
 from perception.responses import (
     AlreadyAnswered,
     LinkUsed,
@@ -36,7 +37,7 @@ from perception.scales import CSAT_LABELS, MAX_TEXT_LENGTH, SCALES
 from perception.segments import DeclaredAttribute, declared
 from perception.signed_links import TamperedLink, read_segments
 from perception.surveys import items_of, one_click_item
-from perception.waves import accepts_answers, find_invitation, find_public_link, today, wave_status
+from perception.waves import accepts_answers, find_invitation_survey, find_public_survey, today, wave_status
 
 blueprint = Blueprint("respond", __name__)
 
@@ -213,10 +214,10 @@ def answer_page(
             carried = read_segments(current_app.config["SECRET_KEY"], session, survey, wave, request.args["s"])
         except TamperedLink:
             return _tampered_link()
-    items = items_of(session, survey, wave)
+    asked = questionnaire(current_app, session, survey, wave, side)
+    items, segments = list(asked.items), list(asked.segments)
     pages = pages_of(items, wave)
     resume = draft_key(token) if token and len(pages) > 1 else None
-    segments = declared(session, survey, "employee") if side == "employee" else []
     clicked = None
     page = 0
     if request.method == "POST":
@@ -365,29 +366,23 @@ def _used_link() -> tuple[str, int]:
 
 @blueprint.route("/r/<token>", methods=["GET", "POST"])
 def invitation(token: str) -> str | WerkzeugResponse | tuple[str, int]:
-    session = get_session()
-    found = find_invitation(session, token)
+    found = find_invitation_survey(get_session(), token)
     if found is None:
         return _invalid_link()
-    if found.used:
+    invitation, wave, survey = found
+    if invitation.used:
         return _used_link()
-    if invitation_expired(found):
+    if invitation_expired(invitation):
         return _notice(_("This link has expired"), _("This link is no longer valid. Please ask for a new one."), 410)
-    wave = session.get(Wave, found.wave_id)
-    survey = session.get(Survey, wave.survey_id) if wave else None
-    if wave is None or survey is None:
-        return _invalid_link()
-    return answer_page(survey, wave, found.side, found, token=token)
+    return answer_page(survey, wave, invitation.side, invitation, token=token)
 
 
 @blueprint.route("/p/<token>", methods=["GET", "POST"])
 def public(token: str) -> str | WerkzeugResponse | tuple[str, int]:
-    session = get_session()
-    found = find_public_link(session, token)
-    wave, side = found if found else (None, "customer")
-    survey = session.get(Survey, wave.survey_id) if wave else None
-    if wave is None or survey is None:
+    found = find_public_survey(get_session(), token)
+    if found is None:
         return _invalid_link()
+    wave, survey, side = found
     return answer_page(survey, wave, side, None)
 
 
