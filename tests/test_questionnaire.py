@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from flask import Flask
 from sqlalchemy import event
@@ -81,8 +82,8 @@ def test_a_survey_file_imported_again_shows_its_new_items(app: Flask, core_wave:
         survey = session.exec(select(Survey)).one()
         definition = definition_of(session, survey)
         first = definition.items[0]
-        reworded = first.__class__(**{**first.__dict__, "customer": {"en": "Tell a friend about us?", "fr": "Ami ?"}})
-        store_definition(session, definition.__class__(**{**definition.__dict__, "items": (reworded, *definition.items[1:])}), replace=True)  # fmt: skip
+        reworded = replace(first, customer={"en": "Tell a friend about us?", "fr": "Un ami ?"})
+        store_definition(session, replace(definition, items=(reworded, *definition.items[1:])), replace=True)
     assert revision(app) > before
     assert "Tell a friend about us?" in client.get(customer).get_data(as_text=True)
 
