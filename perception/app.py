@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, session
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
@@ -104,7 +104,9 @@ def select_locale() -> str:
     asked = request.args.get("lang")
     if asked in LANGUAGES:
         return asked
-    if current_user and current_user.is_authenticated:
+    # Only a session that holds an account has a language of its own. An anonymous respondent's
+    # request never loads the account machinery, which would also rewrite its session cookie.
+    if "_user_id" in session and current_user.is_authenticated:
         return current_user.language
     return request.accept_languages.best_match(LANGUAGES) or "en"
 

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import case, or_
+from sqlalchemy import bindparam, case, or_
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, func, select
 
@@ -205,6 +205,20 @@ def find_public_link(session: Session, token: str) -> tuple[Wave, str] | None:
     return (found[0], found[2]) if found else None
 
 
+# Built once: a respondent's request only binds the hash.
+_PUBLIC_LINK = (
+    select(Wave, Survey)
+    .join(Survey, Survey.id == Wave.survey_id)  # type: ignore[arg-type]
+    .where(or_(Wave.public_token_hash == bindparam("hashed"), Wave.employee_public_token_hash == bindparam("hashed")))
+)
+_INVITATION_LINK = (
+    select(Invitation, Wave, Survey)
+    .join(Wave, Wave.id == Invitation.wave_id)  # type: ignore[arg-type]
+    .join(Survey, Survey.id == Wave.survey_id)  # type: ignore[arg-type]
+    .where(Invitation.token_hash == bindparam("hashed"))
+)
+
+
 def find_public_survey(session: Session, token: str) -> tuple[Wave, Survey, str] | None:
     """The wave, survey and side of a public link, in one query: a respondent's page waits for it.
 
@@ -212,13 +226,7 @@ def find_public_survey(session: Session, token: str) -> tuple[Wave, Survey, str]
     """
     if not token or len(token) > 64:
         return None
-    hashed = hash_token(token)
-    statement = (
-        select(Wave, Survey)
-        .join(Survey, Survey.id == Wave.survey_id)  # type: ignore[arg-type]
-        .where(or_(Wave.public_token_hash == hashed, Wave.employee_public_token_hash == hashed))
-    )
-    for wave, survey in session.exec(statement):
+    for wave, survey in session.exec(_PUBLIC_LINK, params={"hashed": hash_token(token)}):
         for side in SIDES:
             if hmac.compare_digest(public_token(wave, side).encode(), token.encode()):
                 return wave, survey, side
@@ -230,11 +238,5 @@ def find_invitation_survey(session: Session, token: str) -> tuple[Invitation, Wa
     ``find_invitation``)."""
     if not token or len(token) > 64:
         return None
-    statement = (
-        select(Invitation, Wave, Survey)
-        .join(Wave, Wave.id == Invitation.wave_id)  # type: ignore[arg-type]
-        .join(Survey, Survey.id == Wave.survey_id)  # type: ignore[arg-type]
-        .where(Invitation.token_hash == hash_token(token))
-    )
-    found = session.exec(statement).first()
+    found = session.exec(_INVITATION_LINK, params={"hashed": hash_token(token)}).first()
     return (found[0], found[1], found[2]) if found else None
