@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from perception.accounts import EMAIL_PATTERN
+from perception.batch import kept
 from perception.db import session_scope
 from perception.hookspecs import hookimpl
 from perception.models import (
@@ -112,8 +113,12 @@ def alert_thresholds(app: Flask, survey_slug: str) -> dict[str, int]:
     """Item key to the highest answer that opens an alert, for the survey's items that have one.
 
     The same rules as ``rules_of`` (the lead's, else the scale's default), read in one query: it
-    runs for every customer response.
+    runs for every customer response, and once per survey in a batch of the outbox.
     """
+    return kept(("alert_thresholds", survey_slug), lambda: _read_thresholds(app, survey_slug))
+
+
+def _read_thresholds(app: Flask, survey_slug: str) -> dict[str, int]:
     statement = (
         select(Item.key, Item.scale, AlertRule.id, AlertRule.at_most)
         .join(Survey, Survey.id == Item.survey_id)

@@ -28,6 +28,7 @@ from huey import Huey
 from sqlmodel import Session, select
 from standardwebhooks import Webhook
 
+from perception.batch import kept
 from perception.db import session_scope
 from perception.models import WebhookDelivery, WebhookEndpoint
 
@@ -90,6 +91,12 @@ def endpoints_for(session: Session, event_type: str) -> list[WebhookEndpoint]:
     return [endpoint for endpoint in endpoints if event_type in endpoint.events.split()]
 
 
+def _listened(app: Flask, event_type: str) -> bool:
+    """Whether any active endpoint listens to the event (read once per batch of the outbox)."""
+    with session_scope(app) as session:
+        return bool(endpoints_for(session, event_type))
+
+
 def payload(event_type: str, data: Mapping[str, Any], when: datetime | None = None) -> str:
     """The body of a delivery: the event's type, when it happened, and its data."""
     when = when or datetime.now(UTC)
@@ -120,6 +127,8 @@ def send_webhook_event(app: Flask, event_type: str, data: Mapping[str, Any]) -> 
     Returns how many deliveries were queued. Called from event hooks, which already run on the
     queue, so the sending itself is one more task per endpoint: a slow endpoint holds up no other.
     """
+    if not kept(("webhook_listened", event_type), lambda: _listened(app, event_type)):
+        return 0
     body = payload(event_type, data)
     with session_scope(app) as session:
         ids = [
