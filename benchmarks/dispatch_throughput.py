@@ -101,7 +101,7 @@ def main() -> None:
 
             dispatch_id = plan("consumer")
             before = counter.count
-            consumer = start_consumer(app.extensions["perception"].queue, workers=2)
+            consumer = start_consumer(app, workers=2)
             try:
                 started = time.perf_counter()
                 with session_scope(app) as session:

@@ -27,6 +27,7 @@ from perception.dispatch import start_dispatch
 from perception.hookspecs import hookimpl
 from perception.imports import ImportRefused
 from perception.invitations import InvitationError, Sample, plan_invitations, plan_reminders, progress
+from perception.outbox import Drainer
 from perception.types import LANGUAGES, SIDES
 from perception.waves import find_survey, find_wave
 
@@ -179,10 +180,15 @@ def sending_command(slug: str, wave_name: str) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Threads.")
 @with_appcontext
 def worker_command(workers: int) -> None:
-    """Run a task-queue consumer (with PERCEPTION_QUEUE_URL=redis://..., as many as you like, anywhere)."""
+    """Run a task-queue consumer (with PERCEPTION_QUEUE_URL=redis://..., as many as you like, anywhere),
+    and beside it a drainer that hands the outbox's response events to the plugins."""
     app = ready_app()
     consumer = app.extensions["perception"].queue.create_consumer(workers=workers, worker_type="thread", periodic=True)
-    consumer.run()
+    drainer = Drainer(app).start()
+    try:
+        consumer.run()
+    finally:
+        drainer.stop()
 
 
 @hookimpl

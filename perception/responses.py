@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 from flask import Flask
 from sqlalchemy import insert, update
@@ -23,8 +23,8 @@ from perception.models import (
     Wave,
     WaveParticipation,
 )
+from perception.outbox import drain, write_event
 from perception.scales import MAX_TEXT_LENGTH, SCALES
-from perception.tasks import emit
 from perception.types import SIDES, ResponseSubmitted
 from perception.waves import today
 
@@ -155,7 +155,7 @@ def record_response(
     callback: tuple[str, str] | None = None,
     participant: int | None = None,
 ) -> Response:
-    """Store the response and use up its link in one transaction, then tell the plugins.
+    """Store the response, use up its link and write its event for the plugins in one transaction.
 
     ``callback`` is a customer's consent to be contacted: how (email or phone) and where.
     ``participant`` is the signed-in employee's account: the transaction records that it answered
@@ -227,9 +227,8 @@ def record_response(
         )
     if callback is not None:
         session.add(CallbackRequest(response_id=response.id, how=callback[0], address=callback[1]))  # type: ignore[arg-type]
-    session.commit()
-    emit(
-        app,
+    write_event(
+        connection,
         "perception_response_submitted",
         ResponseSubmitted(
             survey_slug=survey.slug,
@@ -239,7 +238,12 @@ def record_response(
             answers={a.item.key: a.text if a.value is None else a.value for a in answers},
             response_id=None if anonymous else response.id,
         ),
+        # An employee's event waits in the database beside the response: it keeps the day only.
+        created_at=datetime.combine(response.submitted_on, time(), UTC) if anonymous else None,
     )
+    session.commit()
+    if app.config.get("QUEUE_IMMEDIATE"):  # tests: the plugins hear of it before this returns
+        drain(app)
     return response
 
 

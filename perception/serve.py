@@ -53,10 +53,9 @@ class ConsumerProcess:
 
 def serve(app: Flask, host: str, port: int, workers: int) -> None:
     """Serve until stopped. Workers build their own app from the same environment as this one."""
-    queue = app.extensions["perception"].queue
     embedded_queue = app.config["QUEUE_URL"] == "sqlite"
     if not sys.platform.startswith("linux"):
-        consumer = start_consumer(queue) if embedded_queue else None
+        consumer = start_consumer(app) if embedded_queue else None
         try:
             app.run(host=host, port=port, use_reloader=False)
         finally:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 from huey.storage import SqliteStorage
+
+if TYPE_CHECKING:
+    from perception.outbox import Drainer
 
 EVENT_HOOKS: frozenset[str] = frozenset(
     {
@@ -63,6 +66,14 @@ def make_queue(app: Flask, create_tables: bool = True) -> Huey:
             getattr(app.extensions["perception"].plugin_manager.hook, hook_name)(app=app, event=event)
 
     app.extensions["perception"].dispatch_event = dispatch_event
+
+    @queue.periodic_task(crontab(minute="*"), name="perception.drain_outbox")
+    def drain_outbox() -> None:
+        """A safety net where Huey's own consumer runs without `perception worker`'s drainer."""
+        from perception.outbox import drain
+
+        drain(app)
+
     from perception.webhooks import register_delivery_task
 
     register_delivery_task(app, queue)
@@ -73,22 +84,41 @@ def make_queue(app: Flask, create_tables: bool = True) -> Huey:
 
 
 def emit(app: Flask, hook_name: str, event: Any) -> None:
-    """Hand an event to the plugins through the queue (at once when the queue is immediate)."""
+    """Hand an event to the plugins through the queue (at once when the queue is immediate).
+
+    A response's event goes through the outbox instead (`perception.outbox`): written with the
+    response, so that neither is kept without the other.
+    """
     app.extensions["perception"].dispatch_event(hook_name, event)
 
 
-def start_consumer(queue: Huey, workers: int = 2) -> Consumer:
-    """Start a consumer in this process's threads (the embedded default's `perception serve`).
+class RunningConsumer:
+    """A consumer in this process's threads, and the outbox's drainer beside it; stopped together."""
+
+    def __init__(self, consumer: Consumer, drainer: Drainer) -> None:
+        self.consumer = consumer
+        self.drainer = drainer
+
+    def stop(self, graceful: bool = False) -> None:
+        self.drainer.stop()
+        self.consumer.stop(graceful=graceful)
+
+
+def start_consumer(app: Flask, workers: int = 2) -> RunningConsumer:
+    """Start the app's queue consumer and the outbox's drainer in this process's threads (the
+    embedded default's `perception serve` where gunicorn does not run, and tests).
 
     The consumer would take over the process's signals; the server keeps them, and stops the
     consumer itself when it stops.
     """
+    from perception.outbox import Drainer
+
     kept = {number: signal.getsignal(number) for number in _SERVER_SIGNALS}
-    consumer = queue.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer = app.extensions["perception"].queue.create_consumer(workers=workers, worker_type="thread", periodic=True)
     consumer.start()
     for number, handler in kept.items():
         signal.signal(number, handler)
-    return consumer
+    return RunningConsumer(consumer, Drainer(app).start())
 
 
 _SERVER_SIGNALS = tuple(

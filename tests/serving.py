@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +22,18 @@ class Served:
 
 
 @contextmanager
-def perception_serve(database_url: str, folder: Path, secret: str, workers: int) -> Iterator[Served]:
+def perception_serve(
+    database_url: str, folder: Path, secret: str, workers: int, extra_env: Mapping[str, str] | None = None
+) -> Iterator[Served]:
     """`perception serve` with ``workers`` gunicorn workers on that database, its instance in
-    ``folder``, answering pages before this yields; stopped after. Its log is in ``folder``."""
+    ``folder``, answering pages before this yields; stopped after. Its log is in ``folder``.
+    ``extra_env`` is added to its environment (plugins to load, for instance)."""
     env = {
         **os.environ,
         "PERCEPTION_DATABASE_URL": database_url,
         "PERCEPTION_INSTANCE_PATH": str(folder / "served"),
         "PERCEPTION_SECRET_KEY": secret,
+        **(extra_env or {}),
     }
     env.pop("PERCEPTION_QUEUE_URL", None)
     port = free_port()

@@ -102,7 +102,7 @@ def queued_app(app_config: dict[str, object], mailbox: Mailbox, queue_url: str) 
 
 def test_a_real_consumer_sends_a_wave_in_batches(queued_app: Flask, mailbox: Mailbox) -> None:
     dispatch_id = prepare(queued_app, 10)
-    consumer = start_consumer(queued_app.extensions["perception"].queue, workers=2)
+    consumer = start_consumer(queued_app, workers=2)
     try:
         with queued_app.app_context():
             from perception.models import Dispatch

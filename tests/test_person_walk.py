@@ -141,7 +141,7 @@ def walk_app(app_config: dict[str, object], mailbox: Mailbox) -> Iterator[tuple[
     try:
         # Links in emails must reach the server the browser uses, whose port is known only now.
         app.config["BASE_URL"] = base_url
-        consumer = start_consumer(app.extensions["perception"].queue, workers=2)
+        consumer = start_consumer(app, workers=2)
         try:
             yield app, base_url
         finally:

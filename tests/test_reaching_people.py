@@ -54,7 +54,7 @@ def lead_app(app_config: dict[str, object], mailbox: Mailbox, gateway: Gateway, 
             session, parse_definition(DEFINITION, app.extensions["perception"].registries.scoring_models)
         )
         open_wave(create_wave(session, survey, "w1"))
-    consumer = start_consumer(app.extensions["perception"].queue, workers=2)
+    consumer = start_consumer(app, workers=2)
     try:
         yield app
     finally:

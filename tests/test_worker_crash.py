@@ -6,7 +6,9 @@ rollback of its own). A respondent whose request dies with its worker tries a on
 as a person would; the public link is not tried again. Then, counted: every answer that got its
 acknowledgement (the redirect to the thank-you page) is in the database with all its answers; no
 stored response is half-written; every one-time link is used at most once, and a link marked used
-has its response; gunicorn started the killed workers again, and a new answer goes through.
+has its response; gunicorn started the killed workers again, and a new answer goes through; and
+every stored response, and no other, reached the plugins: its event was written in the same
+transaction as the response, so no worker dies between the two.
 """
 
 from __future__ import annotations
@@ -54,11 +56,24 @@ ANSWERS = {"item_recommend": "9", "item_satisfaction": "4", "item_effort": "6"}
 DROPPED = (urllib.error.URLError, ConnectionError, http.client.HTTPException, TimeoutError)
 
 
+# A plugin that writes down the comment of each response it hears of, from the queue's consumer.
+EVENTS_PLUGIN = """
+from pathlib import Path
+from perception import hookimpl
+
+@hookimpl
+def perception_response_submitted(event):
+    with open(Path(__file__).with_name("events.log"), "a") as log:
+        log.write(event.answers["comment"] + "\\n")
+"""
+
+
 @dataclass
 class Server:
     base: str
     process: subprocess.Popen[bytes]
     log: Path
+    events: Path
 
     def workers(self) -> list[int]:
         """The gunicorn workers alive now: children of the master, the queue consumer set aside."""
@@ -84,8 +99,13 @@ def server(app: Flask, app_config: dict[str, object], tmp_path: Path) -> Iterato
     """`perception serve` on this test's database, with several workers."""
     if not Path("/proc/self/stat").exists():
         pytest.skip("finding gunicorn's workers needs /proc")
-    with perception_serve(str(app_config["DATABASE_URL"]), tmp_path, "worker-crash-test", WORKERS) as served:
-        found = Server(served.base, served.process, served.log_path)
+    (tmp_path / "events_plugin.py").write_text(EVENTS_PLUGIN)
+    plugins = {
+        "PERCEPTION_PLUGINS": "events_plugin",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    }
+    with perception_serve(str(app_config["DATABASE_URL"]), tmp_path, "worker-crash-test", WORKERS, plugins) as served:
+        found = Server(served.base, served.process, served.log_path, tmp_path / "events.log")
         wait_until(lambda: len(found.workers()) == WORKERS, 120)
         yield found
 
@@ -246,3 +266,8 @@ def test_a_killed_worker_loses_no_acknowledged_answer(app: Flask, server: Server
         if submission.outcomes[-1] == "acknowledged" or "used" in submission.outcomes:
             # Told "used" after a dropped request: the dropped one was stored, whole, under this link.
             assert by_comment[submission.comment] == response_of_link[invitation], submission
+
+    # Every stored response reached the plugins, once (no consumer was killed), and nothing else did.
+    stored = Counter({comment: 1 for comment in by_comment})
+    wait_until(lambda: server.events.exists() and len(server.events.read_text().splitlines()) >= len(stored), 60)
+    assert Counter(server.events.read_text().splitlines()) == stored
