@@ -22,6 +22,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
+from perception.batch import one_batch
 from perception.models import OutboxEvent
 from perception.tasks import EVENT_HOOKS
 
@@ -106,11 +107,12 @@ def drain(
             rows = claim(connection, drainer, limit, now, lease)
             connection.commit()
         done: list[int] = []
-        for row in rows:
-            outcome = _hand_over(app, row)
-            if outcome != _KEPT:
-                done.append(row.id)
-            handed += outcome == _HANDED
+        with one_batch():  # the reads the batch's events share (alert rules, listeners) are made once
+            for row in rows:
+                outcome = _hand_over(app, row)
+                if outcome != _KEPT:
+                    done.append(row.id)
+                handed += outcome == _HANDED
         if done:
             with engine.begin() as connection:
                 connection.execute(delete(_TABLE).where(_TABLE.c.id.in_(done)))
