@@ -1,7 +1,7 @@
 """Answers per second: perception's respondent submission against the stack's floor.
 
-    python benchmarks/respondent_floor.py [--workers 4] [--clients 32] [--seconds 10] [--rate 100]
-                                          [--database-url URL]
+    python benchmarks/respondent_floor.py [--workers 4] [--clients 32] [--seconds 10] [--rounds 3]
+                                          [--rate 100] [--database-url URL]
 
 Both run under gunicorn with the same number of sync workers, on the same database, and take the
 same load: CLIENTS threads, each a respondent who opens the page once (a cookie and a CSRF token)
@@ -10,18 +10,22 @@ and then sends ten answers and a comment again and again for SECONDS.
 - the floor (`benchmarks/floor_app.py`): Flask + Flask-WTF, a form of nine radio questions and a
   comment, validated with its CSRF token, one row inserted, a redirect;
 - perception: the public link of a wave of a ten-question survey (nine scales and a comment) through
-  `perception serve`: the survey and its items read, the form built and validated, the response
-  and its answers stored, the response hook and queue called, a redirect.
+  `perception serve`: the link, its wave and survey read, the form built and validated, the
+  response, its answers and its event stored in one transaction, a redirect; the consumer beside
+  the server hands the events to the plugins (alert rules, webhooks).
 
-Each is loaded twice. Saturated: every client sends its next answer as soon as the last one is
-answered, which gives the most answers a second the server takes (the ratio of the two is
-perception's share of the floor); there the mean latency is the number of clients divided by
-that rate (Little's law), whatever the server does. Paced: the clients send RATE answers a
-second in all (100 by default, 360,000 an hour), each at a planned time; a latency counts from
-that time.
+Both servers stay up while they are loaded in turns. Saturated, ROUNDS times each: every client
+sends its next answer as soon as the last one is answered, which gives the most answers a second
+the server takes; the ratio of the two rates is perception's share of the floor, and the median of
+the rounds' ratios is the figure (a slower spell of the machine falls on both alike). There the
+mean latency is the number of clients divided by that rate (Little's law), whatever the server
+does. Paced, once each: the clients send RATE answers a second in all (100 by default, 360,000 an
+hour), each at a planned time; a latency counts from that time. After each perception run, the
+next waits until the consumer has handed every event to the plugins, so that its work does not
+fall on the next run; how long that took is printed.
 
-It prints answers per second, p50 and p99 latency of the submissions, the ratio of the two
-rates, and checks the counts: every accepted answer is in the database. On PostgreSQL it makes
+It prints answers per second, p50 and p99 latency of the submissions, the ratios, and checks the
+counts: every accepted answer is in the database. On PostgreSQL it makes
 databases `perception_bench_floor` and `perception_bench_respondent` on that server and drops them.
 """
 
@@ -68,11 +72,15 @@ class Run:
             else:
                 self.refused[status] = self.refused.get(status, 0) + 1
 
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.seconds
+
     def line(self) -> str:
         ordered = sorted(self.latencies)
         p99 = ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
         return (
-            f"{self.name:<12} {self.accepted / self.seconds:8.1f} answers/s   "
+            f"{self.name:<14} {self.rate:8.1f} answers/s   "
             f"p50 {statistics.median(ordered) * 1000 if ordered else float('nan'):6.1f} ms   "
             f"p99 {p99 * 1000:6.1f} ms   accepted {self.accepted}   refused {self.refused or 'none'}"
         )
@@ -213,11 +221,27 @@ def count(url: str, table: str) -> int:
     return int(found)
 
 
+def wait_for_outbox(url: str, timeout: float = 60.0) -> float:
+    """Seconds until the consumer has handed every response event to the plugins (the outbox is empty)."""
+    engine = create_engine(url, poolclass=NullPool)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < timeout:
+            with engine.connect() as connection:
+                if not connection.execute(text("SELECT count(*) FROM outbox_event")).scalar_one():
+                    return time.monotonic() - started
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    raise SystemExit(f"the outbox still holds events {timeout:.0f} s after the load")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3, help="saturated runs of each, taking turns")
     parser.add_argument("--rate", type=float, default=100.0, help="answers a second in all, in the paced runs")
     parser.add_argument("--database-url", default=None, help="PostgreSQL server (default: SQLite files)")
     args = parser.parse_args()
@@ -228,21 +252,13 @@ def main() -> None:
         env.pop("PERCEPTION_QUEUE_URL", None)
 
         floor_url, drop_floor = database(args.database_url, folder, "floor")
-        port = free_port()
-        server = serve(
-            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
+        floor_port = free_port()
+        floor_server = serve(
+            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{floor_port}",
              "--access-logfile", "-", "floor_app:app"],
-            {**env, "FLOOR_DATABASE_URL": floor_url}, port,
+            {**env, "FLOOR_DATABASE_URL": floor_url}, floor_port,
         )  # fmt: skip
-        floor, floor_paced = Run("floor"), Run("floor")
-        answers = {f"q{number}": "5" for number in range(1, ITEMS)} | {"comment": "Quick and kind, thank you."}
-        try:
-            load(port, "/", answers, args.clients, args.seconds, floor)
-            load(port, "/", answers, args.clients, args.seconds, floor_paced, args.rate)
-        finally:
-            stop(server)
-        floor_stored = count(floor_url, "floor_answer")
-
+        floor_answers = {f"q{number}": "5" for number in range(1, ITEMS)} | {"comment": "Quick and kind, thank you."}
         perception_url, drop_perception = database(args.database_url, folder, "respondent")
         path, answers, _ = prepare_perception(perception_url, folder / "instance")
         port = free_port()
@@ -251,12 +267,25 @@ def main() -> None:
             {**env, "PERCEPTION_DATABASE_URL": perception_url, "PERCEPTION_INSTANCE_PATH": str(folder / "instance")},
             port,
         )
-        perception, perception_paced = Run("perception"), Run("perception")
+        # Both servers stay up; their saturated runs take turns, so that a slower spell of the
+        # machine falls on both alike. Each perception run ends when its events have reached the
+        # plugins, so that the consumer's work is paid inside the run it belongs to.
+        floors, perceptions, lags = [], [], []
         try:
-            load(port, path, answers, args.clients, args.seconds, perception)
+            for number in range(args.rounds):
+                floors.append(Run(f"floor {number + 1}"))
+                load(floor_port, "/", floor_answers, args.clients, args.seconds, floors[-1])
+                perceptions.append(Run(f"perception {number + 1}"))
+                load(port, path, answers, args.clients, args.seconds, perceptions[-1])
+                lags.append(wait_for_outbox(perception_url))
+            floor_paced, perception_paced = Run("floor"), Run("perception")
+            load(floor_port, "/", floor_answers, args.clients, args.seconds, floor_paced, args.rate)
             load(port, path, answers, args.clients, args.seconds, perception_paced, args.rate)
+            lags.append(wait_for_outbox(perception_url))
         finally:
+            stop(floor_server)
             stop(server)
+        floor_stored = count(floor_url, "floor_answer")
         stored = count(perception_url, "response")
         answers_stored = count(perception_url, "answer")
         drop_floor()
@@ -264,16 +293,21 @@ def main() -> None:
 
     database_name = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{database_name}, {args.workers} gunicorn workers, {args.clients} clients, {args.seconds:.0f} s each")
-    print("saturated: each client sends its next answer as soon as the last one is answered")
-    print(floor.line())
-    print(perception.line())
-    ratio = perception.accepted / perception.seconds / (floor.accepted / floor.seconds)
-    print(f"ratio        {ratio:.0%} of the floor")
+    print("saturated: each client sends its next answer as soon as the last one is answered; runs take turns")
+    ratios = []
+    for floor, perception in zip(floors, perceptions, strict=True):
+        print(floor.line())
+        print(perception.line())
+        ratios.append(perception.rate / floor.rate)
+    print(f"ratio        {', '.join(f'{ratio:.0%}' for ratio in ratios)}; median {statistics.median(ratios):.0%} "
+          f"(median rates: floor {statistics.median(r.rate for r in floors):.1f}, perception "
+          f"{statistics.median(r.rate for r in perceptions):.1f} answers/s)")  # fmt: skip
     print(f"paced: {args.rate:.0f} answers a second in all, latency from each answer's planned time")
     print(floor_paced.line())
     print(perception_paced.line())
-    accepted = perception.accepted + perception_paced.accepted
-    floor_accepted = floor.accepted + floor_paced.accepted
+    print(f"events       every response's event reached the plugins within {max(lags):.1f} s of the end of its run")
+    accepted = sum(r.accepted for r in perceptions) + perception_paced.accepted
+    floor_accepted = sum(r.accepted for r in floors) + floor_paced.accepted
     print(f"stored       floor {floor_stored} rows for {floor_accepted} accepted; perception {stored} responses "
           f"and {answers_stored} answers for {accepted} accepted")  # fmt: skip
     if floor_stored != floor_accepted or stored != accepted or answers_stored != stored * ITEMS:
