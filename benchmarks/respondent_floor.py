@@ -135,8 +135,17 @@ def load(
             run.add(status, time.monotonic() - begin)
             sent += 1
 
+    failures: list[BaseException] = []
+
+    def guarded(number: int) -> None:
+        try:
+            respondent(number)
+        except BaseException as error:  # a dead server, a page without a form: the run means nothing
+            failures.append(error)
+            ready.wait()
+
     ready = threading.Event()
-    threads = [threading.Thread(target=respondent, args=(number,)) for number in range(clients)]
+    threads = [threading.Thread(target=guarded, args=(number,)) for number in range(clients)]
     stop_at = float("inf")
     started = 0.0
     for thread in threads:
@@ -148,17 +157,22 @@ def load(
     for thread in threads:
         thread.join()
     run.seconds = time.monotonic() - started
+    if failures:
+        raise SystemExit(f"{run.name}: {len(failures)} of {clients} respondents failed; first: {failures[0]!r}")
 
 
-def serve(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def serve(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start a server and wait until it accepts connections; its messages go to ``log``."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=output)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return process
         except OSError:
-            assert process.poll() is None, f"{command[0]} stopped"
+            if process.poll() is not None:
+                raise SystemExit(f"{' '.join(command)} stopped:\n{log.read_text()[-3000:]}") from None
             time.sleep(0.2)
     raise SystemExit(f"{command} did not start")
 
@@ -256,7 +270,7 @@ def main() -> None:
         floor_server = serve(
             [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{floor_port}",
              "--access-logfile", "-", "floor_app:app"],
-            {**env, "FLOOR_DATABASE_URL": floor_url}, floor_port,
+            {**env, "FLOOR_DATABASE_URL": floor_url}, floor_port, folder / "floor.log",
         )  # fmt: skip
         floor_answers = {f"q{number}": "5" for number in range(1, ITEMS)} | {"comment": "Quick and kind, thank you."}
         perception_url, drop_perception = database(args.database_url, folder, "respondent")
@@ -266,6 +280,7 @@ def main() -> None:
             [sys.executable, "-m", "perception", "serve", "--port", str(port), "--workers", str(args.workers)],
             {**env, "PERCEPTION_DATABASE_URL": perception_url, "PERCEPTION_INSTANCE_PATH": str(folder / "instance")},
             port,
+            folder / "perception.log",
         )
         # Both servers stay up; their saturated runs take turns, so that a slower spell of the
         # machine falls on both alike. Each perception run ends when its events have reached the
