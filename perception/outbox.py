@@ -152,7 +152,7 @@ def _hand_over(app: Flask, row: Row[Any]) -> str:
 class Drainer:
     """A daemon thread that drains the outbox beside a queue consumer, until stopped.
 
-    When nothing was handed over it waits ``idle_seconds``; when draining itself fails (the
+    After draining everything waiting it waits ``idle_seconds``; when draining itself fails (the
     database is down) it logs the error and tries again after ``retry_seconds``.
     """
 
@@ -186,10 +186,12 @@ class Drainer:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                handed = drain(self.app, self.limit, drainer=self.name, stopping=self._stopping)
+                drain(self.app, self.limit, drainer=self.name, stopping=self._stopping)
             except Exception:
                 self.app.logger.exception("the outbox could not be drained; trying again in %s s", self.retry_seconds)
                 self._stopping.wait(self.retry_seconds)
                 continue
-            if not handed:
-                self._stopping.wait(self.idle_seconds)
+            # Drained to the end: pause even when it handed some over, so that under a steady
+            # stream of answers the events go in batches of half a second, not a few at a time
+            # (each batch is two write transactions, which the respondents' requests would wait for).
+            self._stopping.wait(self.idle_seconds)
