@@ -462,14 +462,44 @@ def owners(session: Session) -> list[Account]:
 PHONE_CHARACTERS = frozenset("0123456789+ .-()")
 
 
-def check_callback(how: str | None, address: str | None) -> tuple[str, str] | None:
+# The choices that stand for an address already on record: the invited contact's own.
+KNOWN_CHOICES: Mapping[str, str] = {"known_email": "email", "known_phone": "phone"}
+
+
+class UnknownContactChoice(AlertError):
+    """The "contact me" choice is not one the page offered (no such channel, or none on record)."""
+
+
+@dataclass(frozen=True)
+class KnownAddresses:
+    """The email address and phone number on record for the customer answering: those of the
+    contact their invitation was sent to. A public link or a kiosk has none."""
+
+    email: str | None = None
+    phone: str | None = None
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels on record, email first: what the page may offer without asking."""
+        return tuple(how for how in ("email", "phone") if getattr(self, how))
+
+
+def check_callback(how: str | None, address: str | None, known: KnownAddresses | None = None) -> tuple[str, str] | None:
     """A customer's "contact me" answer, checked: None when they did not ask to be contacted.
 
-    Raises AlertError saying what is wrong with the address they gave."""
+    ``known_email`` and ``known_phone`` choose an address on record in ``known``: the full
+    address is read from there, never from what was sent. Raises UnknownContactChoice for a
+    choice that is not offered, and AlertError saying what is wrong with an address they typed."""
     how = (how or "").strip()
     address = (address or "").strip()
     if not how or how == "no":
         return None
+    if how in KNOWN_CHOICES:
+        channel = KNOWN_CHOICES[how]
+        on_record = getattr(known, channel) if known is not None else None
+        if not on_record:
+            raise UnknownContactChoice(f"there is no {channel} on record to contact")
+        return channel, on_record
     if how == "email":
         if not EMAIL_PATTERN.match(address) or len(address) > 254:
             raise AlertError("please give an email address such as name@example.com")
@@ -479,7 +509,7 @@ def check_callback(how: str | None, address: str | None) -> tuple[str, str] | No
         if not set(address) <= PHONE_CHARACTERS or not 6 <= digits <= 15:
             raise AlertError("please give a phone number: 6 to 15 digits, with + spaces or dots if you like")
         return how, address
-    raise AlertError(f"contact by email or phone, not {how!r}")
+    raise UnknownContactChoice(f"contact by email or phone, not {how!r}")
 
 
 # Telling the owner

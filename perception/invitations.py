@@ -30,6 +30,7 @@ from flask import Flask
 from sqlalchemy import Connection, and_, exists, insert, or_, update
 from sqlmodel import Session, func, select
 
+from perception.alerts import KnownAddresses
 from perception.models import (
     Contact,
     ContactInvitation,
@@ -395,6 +396,19 @@ def progress(session: Session, wave: Wave) -> list[Progress]:
             )
         )
     return result
+
+
+def invited_addresses(session: Session, invitation: Invitation | None) -> KnownAddresses | None:
+    """The email and phone on record for the customer a one-time link was sent to; None for a link
+    sent to nobody on record (issued by hand, or its contact since forgotten) or to an employee."""
+    if invitation is None or invitation.side != "customer":
+        return None
+    row = session.exec(
+        select(Contact.email, Contact.phone)
+        .join(ContactInvitation, ContactInvitation.contact_id == Contact.id)
+        .where(ContactInvitation.invitation_id == invitation.id, Contact.kind == "customer")
+    ).first()
+    return KnownAddresses(email=row[0], phone=row[1]) if row is not None else None
 
 
 @dataclass(frozen=True)

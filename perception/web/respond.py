@@ -18,10 +18,11 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
-from perception.alerts import AlertError, check_callback
+from perception.alerts import AlertError, KnownAddresses, UnknownContactChoice, check_callback
 from perception.bidi import isolate_text
 from perception.db import get_session
 from perception.drafts import draft_key, drop_draft, load_draft, save_draft
+from perception.invitations import invited_addresses
 from perception.models import Invitation, Item, Survey, Wave
 from perception.questionnaire import questionnaire
 from perception.responses import (
@@ -64,11 +65,13 @@ def build_form(
     segments: list[DeclaredAttribute] = (),  # type: ignore[assignment]
     ask_contact: bool = True,
     formdata: MultiDict | None = None,
+    known: KnownAddresses | None = None,
 ) -> FlaskForm:
     """A form with one field per item, worded for the side and language, and the segment lists.
 
     Customers are also asked whether, and how, they may be contacted about their answers, unless
-    ``ask_contact`` is False (a kiosk: a shared tablet keeps nobody's address).
+    ``ask_contact`` is False (a kiosk: a shared tablet keeps nobody's address). A customer whose
+    addresses are ``known`` (an invited contact's) is offered them, masked, besides another one.
     """
     shape = tuple(
         _FieldShape(
@@ -81,33 +84,78 @@ def build_form(
         )
         for item in items
     )
-    form_class = _form_class(shape, tuple(segments), side == "customer" and ask_contact)
-    return form_class(formdata=formdata) if formdata is not None else form_class()
+    asked = side == "customer" and ask_contact
+    channels = known.channels if asked and known is not None else ()
+    form_class = _form_class(shape, tuple(segments), channels if asked else None)
+    form = form_class(formdata=formdata) if formdata is not None else form_class()
+    if channels:
+        # The class is shared by every contact with the same channels: the masked addresses are this
+        # respondent's own, so they go on this form's choices only.
+        form.contact_how.choices = _contact_choices(channels, known)
+    return form
+
+
+def mask_email(email: str) -> str:
+    """An email address as a page may show it to whoever holds the link: ``a•••@example.com``."""
+    local, _at, domain = email.rpartition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def mask_phone(phone: str) -> str:
+    """A phone number as a page may show it to whoever holds the link: ``••• ••• 42``."""
+    digits = "".join(character for character in phone if character.isdigit())
+    return f"••• ••• {digits[-2:]}"
+
+
+def _contact_choices(channels: tuple[str, ...], known: KnownAddresses | None = None) -> list[SelectChoice]:
+    """No; the ``channels`` on record (``known_email``, ``known_phone``), with the addresses masked
+    when ``known`` is given; and email or phone at an address typed in."""
+    choices = [SelectChoice("no", _l("No, thank you"))]
+    if "email" in channels:
+        masked = isolate_text(mask_email(known.email)) if known and known.email else "•••"
+        choices.append(SelectChoice("known_email", _l("Yes, by email (%(address)s)", address=masked)))
+    if "phone" in channels:
+        masked = isolate_text(mask_phone(known.phone)) if known and known.phone else "•••"
+        choices.append(SelectChoice("known_phone", _l("Yes, by phone (%(number)s)", number=masked)))
+    choices.append(
+        SelectChoice("email", _l("Yes, by email, at another address") if "email" in channels else _l("Yes, by email"))
+    )
+    choices.append(
+        SelectChoice("phone", _l("Yes, by phone, at another number") if "phone" in channels else _l("Yes, by phone"))
+    )
+    return choices
 
 
 @lru_cache(maxsize=256)
 def _form_class(
-    shape: tuple[_FieldShape, ...], segments: tuple[DeclaredAttribute, ...], ask_contact: bool
+    shape: tuple[_FieldShape, ...],
+    segments: tuple[DeclaredAttribute, ...],
+    contact: tuple[str, ...] | None,
 ) -> type[FlaskForm]:
     """The form class of one questionnaire's shape, made once per process: each response to the
-    same survey uses the same class (its messages stay lazy, so one class serves every language)."""
+    same survey uses the same class (its messages stay lazy, so one class serves every language).
+
+    ``contact`` is None when nobody is asked to be contacted, else the channels on record for the
+    respondent (empty for a public link): a few classes per survey, never one per contact."""
 
     class AnswerForm(FlaskForm):
         pass
 
-    if ask_contact:
+    if contact is not None:
+        # The choice is judged by check_callback, which knows what is on record: a choice that
+        # was not offered gets its own message there.
         AnswerForm.contact_how = RadioField(  # type: ignore[attr-defined]
             _l("May we contact you about your answers?"),
-            choices=[
-                SelectChoice("no", _l("No, thank you")),
-                SelectChoice("email", _l("Yes, by email")),
-                SelectChoice("phone", _l("Yes, by phone")),
-            ],
+            choices=_contact_choices(contact),
             default="no",
             validators=[Optional()],
+            validate_choice=False,
+        )
+        address_label = (
+            _l("Another email address or phone number") if contact else _l("Your email address or phone number")
         )
         AnswerForm.contact_address = StringField(  # type: ignore[attr-defined]
-            _l("Your email address or phone number"), validators=[Optional(), Length(max=254)]
+            address_label, validators=[Optional(), Length(max=254)]
         )
 
     for attribute in segments:
@@ -221,7 +269,8 @@ def answer_page(
     clicked = None
     page = 0
     if request.method == "POST":
-        form = build_form(items, side, lang, segments)
+        known = invited_addresses(session, invitation)
+        form = build_form(items, side, lang, segments, known=known)
         page = min(
             max(int(request.form.get("page", "0")) if request.form.get("page", "").isdigit() else 0, 0), len(pages) - 1
         )
@@ -248,13 +297,17 @@ def answer_page(
             }
             try:
                 callback = (
-                    check_callback(form.contact_how.data, form.contact_address.data) if side == "customer" else None
+                    check_callback(form.contact_how.data, form.contact_address.data, known)
+                    if side == "customer"
+                    else None
                 )
                 answers = check_answers(items, raw, why)
                 record_response(
                     current_app, session, survey, wave, side, answers, language=lang, invitation=invitation,
                     segments={**carried, **chosen}, callback=callback, participant=participant,
                 )  # fmt: skip
+            except UnknownContactChoice:
+                form.contact_how.errors = [_("Please choose one of the ways to contact you shown on this page.")]
             except AlertError:
                 form.contact_address.errors = [
                     _("Please give an email address such as name@example.com, or a phone number of 6 to 15 digits.")
@@ -282,7 +335,10 @@ def answer_page(
         )
     else:
         draft = load_draft(session, resume, wave) if resume else None
-        form = build_form(items, side, lang, segments, formdata=MultiDict(draft.data) if draft else None)
+        form = build_form(
+            items, side, lang, segments, formdata=MultiDict(draft.data) if draft else None,
+            known=invited_addresses(session, invitation),
+        )  # fmt: skip
         page = min(draft.page, len(pages) - 1) if draft else 0
         clicked = _one_click(form, items) if page == 0 else None
         status = 200
