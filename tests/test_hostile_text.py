@@ -27,7 +27,7 @@ from perception import create_app
 from perception.accounts import create_account
 from perception.alerts import set_rule
 from perception.db import session_scope
-from perception.models import Account, Alert, Idea, Item, SegmentAttribute, Story
+from perception.models import Account, Alert, Idea, Item, SegmentAttribute, Story, Survey
 from tests.conftest import PASSWORD, post_form, sign_in
 from tests.mailbox import Mailbox
 from tests.test_alerts import answer, loop_wave
@@ -463,6 +463,16 @@ def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pyt
         "story form": (employee, "/stories/new"),
         "idea form": (employee, "/ideas/new"),
     }
+    # Ideas addressing the survey's items: their dimensions, touchpoints and wordings go with them.
+    with session_scope(app) as session:
+        items = session.exec(select(Item.id).join(Survey).where(Survey.slug == "hostile", Item.key.startswith("item")))
+        targets = [f"item:{item_id}" for item_id in items]
+    for number, target in enumerate(targets):
+        data = {"title": f"Idea {number}", "body": "Details.", "target": target, "action": "post"}
+        response = post_form(employee, "/ideas/new", data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        pages[f"idea {number}"] = (employee, response.headers["Location"].split("localhost", 1)[-1])
+    pages["ideas"] = (employee, "/ideas/")
     for side, named in (("customer", "region"), ("employee", "team")):
         pages[f"groups ({side}, by {named})"] = (lead, f"/surveys/hostile/waves/w1/groups?by={side}:{named}")
         for number in range(len(LEAD_WRITTEN)):
