@@ -16,6 +16,7 @@ import subprocess
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
 from flask import Flask
@@ -26,7 +27,7 @@ from perception import create_app
 from perception.accounts import create_account
 from perception.alerts import set_rule
 from perception.db import session_scope
-from perception.models import Account, Alert, Idea, Item, Story
+from perception.models import Account, Alert, Idea, Item, SegmentAttribute, Story, Survey
 from tests.conftest import PASSWORD, post_form, sign_in
 from tests.mailbox import Mailbox
 from tests.test_alerts import answer, loop_wave
@@ -91,6 +92,11 @@ def assert_shown_as_text(html: str, written: str, where: str) -> None:
 # Characters only people's text brings to a page: the override and Arabic letters.
 RIGHT_TO_LEFT = re.compile("[\u202e\u0600-\u06ff]")
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+# Attributes whose text is shown or read out: tooltips, alternative texts, placeholders, labels, a
+# document's description (a PDF's subject) and the board pack's running header (CSS string-set).
+SHOWN_ATTRIBUTES = frozenset(
+    {"title", "alt", "placeholder", "aria-label", "label", "content", "data-running-title", "data-running-wave"}
+)
 
 
 def in_text_isolates(text: str) -> bool:
@@ -118,6 +124,10 @@ class Isolation(HTMLParser):
         self.close()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in SHOWN_ATTRIBUTES and value and not in_text_isolates(value):
+                where = " > ".join([*(tag for tag, _ in self.open), tag])
+                self.loose.append(f"{where} [{name}]: {value.strip()[:60]!r}")
         if tag not in VOID:
             self.open.append((tag, tag == "bdi" or (dict(attrs).get("dir") or "").lower() == "auto"))
 
@@ -204,7 +214,15 @@ def test_what_people_write_is_shown_as_text_on_every_page(app: Flask) -> None:
         "pairs": (employee, "/ideas/pairs", None),
         "home": (employee, "/", None),
         "rules": (lead, "/alerts/rules/loop", None),
+        "story form": (employee, "/stories/new", None),
     }
+    # A draft its author edits: the story's title is the page's title.
+    drafter = author_named(app, len(HOSTILE), "Drafter")
+    draft = {**STORY, "title": f"Draft {HOSTILE['override left open']} {HOSTILE['Arabic']}", "send": "draft"}
+    assert post_form(drafter, "/stories/new", draft).status_code == 302
+    with session_scope(app) as session:
+        draft_id = session.exec(select(Story.id).order_by(Story.id.desc())).first()
+    pages["story edit"] = (drafter, f"/stories/{draft_id}/edit", None)
     loose: list[str] = []
     for kind, made in ids.items():
         pages[f"alert ({kind})"] = (lead, f"/alerts/{made['alert']}", "{}")
@@ -339,18 +357,26 @@ def check_email(message: EmailMessage, written: list[str], what: str) -> None:
 LEAD_WRITTEN = {kind: HOSTILE[kind] for kind in ("right-to-left", "override left open", "Arabic")}
 
 
+def hostile_attribute(number: int) -> str:
+    """The name of the segment attribute (on each side) that carries the right-to-left string `number`."""
+    return f"about {list(LEAD_WRITTEN.values())[number]}"
+
+
 def lead_written_survey(app: Flask) -> tuple[str, str]:
-    """Survey `hostile` whose title, wordings, dimension, touchpoint and region names carry the
-    right-to-left strings, with an open wave `w1` answered on both sides; its two public tokens."""
+    """Survey `hostile` whose title, wordings, dimension, touchpoint, region names and segment
+    attribute names (`hostile_attribute`) carry the right-to-left strings, with an open wave `w1`
+    answered on both sides, each response with the first value of every attribute; its two public tokens."""
+    from perception.segments import declared
     from perception.surveys import parse_definition, store_definition
     from perception.waves import create_wave, open_wave
 
     strings = list(LEAD_WRITTEN.values())
     joined = " / ".join(strings)
+    about = {f"about{number}": strings for number in range(len(strings))}
     definition = {
         "slug": "hostile",
         "title": {"en": f"Survey {joined}", "fr": f"Enquête {joined}"},
-        "segments": {"customer": {"region": strings}, "employee": {"team": strings}},
+        "segments": {"customer": {"region": strings, **about}, "employee": {"team": strings, **about}},
         "items": [
             {
                 "key": f"item{number}",
@@ -385,14 +411,26 @@ def lead_written_survey(app: Flask) -> tuple[str, str]:
     registries = app.extensions["perception"].registries
     with session_scope(app) as session:
         survey = store_definition(session, parse_definition(definition, registries.scoring_models))
+        # A survey file names an attribute with an identifier; a name stored otherwise is isolated all the same.
+        for attribute in session.exec(select(SegmentAttribute).where(SegmentAttribute.survey_id == survey.id)):
+            if attribute.name.startswith("about"):
+                attribute.name = hostile_attribute(int(attribute.name.removeprefix("about")))
+        session.flush()
         wave = create_wave(session, survey, "w1")
         open_wave(wave)
         tokens = wave.public_token, wave.employee_public_token
-    for token in tokens:
+        chosen = {
+            side: {
+                f"segment_{attribute.name}": str(attribute.values[0][0])
+                for attribute in declared(session, survey, side)
+            }
+            for side in ("customer", "employee")
+        }
+    for token, side in zip(tokens, ("customer", "employee"), strict=True):
         for _ in range(3):
             client = app.test_client()
             data = {f"item_item{number}": 5 for number in range(len(strings))}
-            assert post_form(client, f"/p/{token}", data).status_code == 302
+            assert post_form(client, f"/p/{token}", {**data, **chosen[side]}).status_code == 302
     return tokens
 
 
@@ -403,6 +441,11 @@ def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pyt
     lead = sign_in(app, "lead")
     leader = sign_in(app, "leader")
     employee = sign_in(app, "employee")
+    # Every response carries each attribute's first value: filtering by them all keeps them all.
+    filters = urlencode(
+        [("segment", f"{side}:{hostile_attribute(number)}={LEAD_WRITTEN['right-to-left']}")
+         for side in ("customer", "employee") for number in range(len(LEAD_WRITTEN))]
+    )  # fmt: skip
     pages = {
         "respondent form (customer)": (app.test_client(), f"/p/{customer_token}"),
         "respondent form (customer, French)": (app.test_client(), f"/p/{customer_token}?lang=fr"),
@@ -413,9 +456,28 @@ def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pyt
         "builder": (lead, "/surveys/hostile/edit"),
         "report (lead)": (lead, "/surveys/hostile/waves/w1/report"),
         "report (leader)": (leader, "/surveys/hostile/waves/w1/report"),
+        "report (filtered)": (lead, f"/surveys/hostile/waves/w1/report?{filters}"),
         "trend": (leader, "/surveys/hostile/trend"),
         "home (employee)": (employee, "/"),
+        "alert rules": (lead, "/alerts/rules/hostile"),
+        "story form": (employee, "/stories/new"),
+        "idea form": (employee, "/ideas/new"),
     }
+    # Ideas addressing the survey's items: their dimensions, touchpoints and wordings go with them.
+    with session_scope(app) as session:
+        items = session.exec(select(Item.id).join(Survey).where(Survey.slug == "hostile", Item.key.startswith("item")))
+        targets = [f"item:{item_id}" for item_id in items]
+    for number, target in enumerate(targets):
+        data = {"title": f"Idea {number}", "body": "Details.", "target": target, "action": "post"}
+        response = post_form(employee, "/ideas/new", data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        pages[f"idea {number}"] = (employee, response.headers["Location"].split("localhost", 1)[-1])
+    pages["ideas"] = (employee, "/ideas/")
+    for side, named in (("customer", "region"), ("employee", "team")):
+        pages[f"groups ({side}, by {named})"] = (lead, f"/surveys/hostile/waves/w1/groups?by={side}:{named}")
+        for number in range(len(LEAD_WRITTEN)):
+            by = quote(f"{side}:{hostile_attribute(number)}")
+            pages[f"groups ({side}, by attribute {number})"] = (lead, f"/surveys/hostile/waves/w1/groups?by={by}")
     loose: list[str] = []
     for name, (client, path) in pages.items():
         response = client.get(path)
@@ -434,10 +496,20 @@ def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pyt
         return html_class(*args, **kwargs)
 
     monkeypatch.setattr(weasyprint, "HTML", recording_html)
-    assert lead.get("/surveys/hostile/waves/w1/report.pdf").status_code == 200
-    (html,) = rendered
-    loose += not_isolated(html, "board pack")
+    for name, query in (("board pack", ""), ("board pack (filtered)", f"?{filters}")):
+        response = lead.get(f"/surveys/hostile/waves/w1/report.pdf{query}")
+        assert response.status_code == 200, (name, response.status_code)
+        loose += not_isolated(rendered.pop(), name)
+        loose += [f"{name}: PDF {line}" for line in pdf_metadata(response.get_data()) if not in_text_isolates(line)]
     assert not loose, "text outside a direction isolate:\n" + "\n".join(loose)
+
+
+def pdf_metadata(pdf: bytes) -> list[str]:
+    """A PDF's title, subject and author as a reader's document properties show them (none without pdfinfo)."""
+    if shutil.which("pdfinfo") is None:
+        return []
+    shown = subprocess.run(["pdfinfo", "-enc", "UTF-8", "-"], input=pdf, capture_output=True, check=True).stdout
+    return [line for line in shown.decode("utf-8").splitlines() if line.startswith(("Title:", "Subject:", "Author:"))]
 
 
 class TextFields(HTMLParser):

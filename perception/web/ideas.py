@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from perception import ideas
 from perception.accounts import role_required
 from perception.audit import record
+from perception.bidi import isolate_text
 from perception.db import get_session
 from perception.idea_impact import ideas_addressing, impact
 from perception.ideas import IdeaError
@@ -76,7 +77,8 @@ def _target_choices() -> list[tuple[str, str]]:
     choices = [("", _("Nothing in particular"))]
     for choice in ideas.target_choices(get_session(), current_locale()):
         kind = {"item": _("item"), "dimension": _("dimension"), "touchpoint": _("touchpoint")}[choice.target.kind]
-        choices.append((choice.target.value, f"{choice.survey_title} · {kind}: {choice.label}"))
+        label = f"{isolate_text(choice.survey_title)} · {kind}: {isolate_text(choice.label)}"
+        choices.append((choice.target.value, label))
     return choices
 
 

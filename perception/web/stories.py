@@ -125,14 +125,19 @@ def _may_read(story: Story) -> bool:
 def _fill_choices(form: StoryForm) -> None:
     session = get_session()
     touchpoints, dimensions = vocabulary(session)
-    form.touchpoint.choices = [SelectChoice("", _l("None"))] + [SelectChoice(value, value) for value in touchpoints]
+    form.touchpoint.choices = [SelectChoice("", _l("None"))] + [
+        SelectChoice(value, isolate_text(value)) for value in touchpoints
+    ]
     form.dimension.choices = [SelectChoice("", _l("None"))] + [
-        SelectChoice(value, pillar_label(value)) for value in dimensions
+        SelectChoice(value, pillar_label(value) if value in PILLAR_LABELS else isolate_text(value))
+        for value in dimensions
     ]
     accounts = session.exec(
         select(Account).where(Account.active.is_(True)).order_by(Account.name, Account.email)  # type: ignore[attr-defined]
     ).all()
-    form.people.choices = [SelectChoice(account.id, account.name or account.email) for account in accounts]
+    form.people.choices = [
+        SelectChoice(account.id, isolate_text(account.name or account.email)) for account in accounts
+    ]
 
 
 def _authors(stories: list[Story]) -> dict[int, Account]:
