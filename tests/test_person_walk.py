@@ -33,6 +33,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import func, select
 
 from perception import create_app
+from perception.bidi import isolate_text
 from perception.db import session_scope
 from perception.models import Account, DispatchItem, Idea, Item, Response
 from perception.tasks import start_consumer
@@ -348,7 +349,9 @@ def test_from_the_first_account_to_the_board_pack(walk_app: tuple[Flask, str], w
     page.get_by_role("navigation", name="Idea box").get_by_role("link", name="Post an idea").click()
     page.get_by_label("Title").fill(IDEA)
     page.get_by_label("Description").fill("Give customers the **direct number** of the team handling their case.")
-    page.get_by_label("What it addresses (optional)").select_option(label=f"{TITLE} · item: {WORDING['easy']}")
+    page.get_by_label("What it addresses (optional)").select_option(
+        label=f"{isolate_text(TITLE)} · item: {isolate_text(WORDING['easy'])}"  # each in a direction isolate
+    )
     walk.look(page, "employee-idea-form")
     page.get_by_role("button", name="Post the idea").click()
     expect(page.locator(".flash")).to_have_text("Your idea is posted.")
