@@ -10,6 +10,7 @@ can show a wording older than the survey row it has just read.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -50,7 +51,9 @@ def questionnaire(app: Flask, session: Session, survey: Survey, wave: Wave, side
         segments = declared(session, survey, "employee") if side == "employee" else []
         found = Questionnaire(items=tuple(items), segments=tuple(segments))
         if len(kept) >= KEPT:
-            kept.pop(next(iter(kept)))
+            # Another thread of a threaded server may have taken the oldest entry first.
+            with suppress(KeyError, RuntimeError, StopIteration):
+                kept.pop(next(iter(kept)))
         kept[key] = found
     return found
 

@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
+import pytest
 from flask import Flask
 from sqlalchemy import event
 from sqlmodel import select
 
+from perception import questionnaire as questionnaire_module
 from perception.db import engine_of, session_scope
 from perception.models import Item, SegmentAttribute, SegmentValue, Survey, Wave
 from perception.surveys import definition_of, store_definition
@@ -114,3 +116,19 @@ def test_answers_leave_the_revision_where_it_is(app: Flask, core_wave: tuple[str
         sent = client.post(path, data={"csrf_token": csrf_token(client, path), **ANSWERS})
         assert sent.status_code == 302, sent.get_data(as_text=True)
     assert revision(app) == before
+
+
+def test_a_process_keeps_a_bounded_number_of_questionnaires(
+    app: Flask, core_wave: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(questionnaire_module, "KEPT", 2)
+    kept = app.extensions["perception"].questionnaires
+    with app.app_context(), session_scope(app) as session:
+        survey = session.exec(select(Survey)).one()
+        wave = session.exec(select(Wave)).one()
+        for side in ("customer", "employee"):
+            questionnaire_module.questionnaire(app, session, survey, wave, side)
+        survey.revision += 1  # as if the survey had changed since
+        newest = questionnaire_module.questionnaire(app, session, survey, wave, "customer")
+    assert len(kept) == 2
+    assert newest in kept.values() and (survey.id, survey.revision - 1, wave.version, None, "customer") not in kept
