@@ -434,6 +434,22 @@ def lead_written_survey(app: Flask) -> tuple[str, str]:
     return tokens
 
 
+def loose_on_pages(pages: dict[str, tuple[FlaskClient, str]]) -> list[str]:
+    """The pieces of text outside a direction isolate on each page (by name: its client and path),
+    its ``<title>`` included; each page must answer and show no isolate escaped as text."""
+    loose: list[str] = []
+    for name, (client, path) in pages.items():
+        response = client.get(path)
+        assert response.status_code == 200, (name, response.status_code)
+        html = response.get_data(as_text=True)
+        loose += not_isolated(html, name)
+        assert "<bdi" not in "".join(Parsed(html).text), f"{name}: an isolate escaped as text"
+        title = re.search(r"<title>(.*?)</title>", html, re.S)
+        if title and not in_text_isolates(title.group(1)):
+            loose.append(f"{name}: <title> outside U+2068 ... U+2069")
+    return loose
+
+
 def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     import weasyprint
 
@@ -478,16 +494,7 @@ def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pyt
         for number in range(len(LEAD_WRITTEN)):
             by = quote(f"{side}:{hostile_attribute(number)}")
             pages[f"groups ({side}, by attribute {number})"] = (lead, f"/surveys/hostile/waves/w1/groups?by={by}")
-    loose: list[str] = []
-    for name, (client, path) in pages.items():
-        response = client.get(path)
-        assert response.status_code == 200, (name, response.status_code)
-        html = response.get_data(as_text=True)
-        loose += not_isolated(html, name)
-        assert "<bdi" not in "".join(Parsed(html).text), f"{name}: an isolate escaped as text"
-        title = re.search(r"<title>(.*?)</title>", html, re.S)
-        if title and not in_text_isolates(title.group(1)):
-            loose.append(f"{name}: <title> outside U+2068 ... U+2069")
+    loose = loose_on_pages(pages)
     rendered: list[str] = []
     html_class = weasyprint.HTML
 
@@ -501,6 +508,40 @@ def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pyt
         assert response.status_code == 200, (name, response.status_code)
         loose += not_isolated(rendered.pop(), name)
         loose += [f"{name}: PDF {line}" for line in pdf_metadata(response.get_data()) if not in_text_isolates(line)]
+    assert not loose, "text outside a direction isolate:\n" + "\n".join(loose)
+
+
+def test_what_leads_write_is_isolated_on_the_kiosk_pages(app: Flask) -> None:
+    """A kiosk named with the right-to-left strings, on the hostile survey, fixing a hostile value
+    for each customer attribute: its list and set-up form, its lead's page and the tablet's pages."""
+    lead_written_survey(app)
+    lead = sign_in(app, "lead")
+    sending = "/surveys/hostile/waves/w1/sending"
+    name = f"Desk {' / '.join(LEAD_WRITTEN.values())}"
+    attributes = ["region", *(hostile_attribute(number) for number in range(len(LEAD_WRITTEN)))]
+    fixed = {f"segment_{attribute}": LEAD_WRITTEN["Arabic"] for attribute in attributes}
+    made = post_form(lead, "/surveys/hostile/waves/w1/kiosks", {"name": name, **fixed}, token_from=sending)
+    assert made.status_code == 302, made.get_data(as_text=True)
+    show = made.headers["Location"].split("localhost", 1)[-1]
+    page = lead.get(show).get_data(as_text=True)
+    address = re.search(r'id="kiosk-address" class="wide" value="http://localhost(/k/[^"]+)"', page).group(1)
+    for attribute in attributes:
+        assert_shown_as_text(page, attribute, "kiosk (lead)")
+    assert_shown_as_text(page, name, "kiosk (lead)")
+    tablet = app.test_client()
+    pages = {
+        "kiosk list and set-up form": (lead, sending),
+        "kiosk (lead)": (lead, show),
+        "kiosk start": (tablet, address),
+        "kiosk start (French)": (tablet, f"{address}?lang=fr"),
+        "kiosk form": (tablet, f"{address}/answer?lang=en"),
+        "kiosk thanks": (tablet, f"{address}/thanks"),
+    }
+    loose = loose_on_pages(pages)
+    # The set-up form has a menu for each attribute, so its labels and values were read above.
+    setup = Parsed(lead.get(sending).get_data(as_text=True))
+    menus = {attrs.get("name") for tag, attrs in setup.elements if tag == "select"}
+    assert {f"segment_{attribute}" for attribute in attributes} <= menus, menus
     assert not loose, "text outside a direction isolate:\n" + "\n".join(loose)
 
 

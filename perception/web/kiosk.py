@@ -38,6 +38,7 @@ from wtforms.validators import DataRequired, Length
 
 from perception.accounts import role_required
 from perception.audit import record
+from perception.bidi import isolate, isolate_text
 from perception.db import get_session
 from perception.kiosk import (
     MAX_NAME_LENGTH,
@@ -116,8 +117,13 @@ def kiosk_form(session, survey: Survey) -> tuple[KioskForm, list[DeclaredAttribu
         pass
 
     for attribute in attributes:
-        choices = [SelectChoice("", _l("Not fixed")), *(SelectChoice(value, value) for _, value in attribute.values)]
-        setattr(Form, f"segment_{attribute.name}", SelectField(attribute.label, choices=choices, default=""))
+        # Attribute names and values are the lead's words: each sits in a direction isolate.
+        choices = [
+            SelectChoice("", _l("Not fixed")),
+            *(SelectChoice(value, isolate_text(value)) for _, value in attribute.values),
+        ]
+        label = isolate(attribute.label)
+        setattr(Form, f"segment_{attribute.name}", SelectField(label, choices=choices, default=""))
     return Form(), attributes
 
 
