@@ -175,14 +175,6 @@ def link_counts(session: Session, wave: Wave) -> dict[str, tuple[int, int]]:
     return counts
 
 
-def find_invitation(session: Session, token: str) -> Invitation | None:
-    """The link's invitation, found by the token's SHA-256: the database compares hashes, so how
-    long a lookup takes says nothing about the clear tokens it holds."""
-    if not token or len(token) > 64:
-        return None
-    return session.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).first()
-
-
 def public_token(wave: Wave, side: str) -> str:
     """The token of the wave's public link for a side."""
     return wave.public_token if side == "customer" else wave.employee_public_token
@@ -234,8 +226,9 @@ def find_public_survey(session: Session, token: str) -> tuple[Wave, Survey, str]
 
 
 def find_invitation_survey(session: Session, token: str) -> tuple[Invitation, Wave, Survey] | None:
-    """A one-time link's invitation with its wave and survey, in one query (found by hash, as
-    ``find_invitation``)."""
+    """A one-time link's invitation with its wave and survey, in one query, found by the token's
+    SHA-256: the database compares hashes, so how long a lookup takes says nothing about the clear
+    tokens it holds."""
     if not token or len(token) > 64:
         return None
     found = session.exec(_INVITATION_LINK, params={"hashed": hash_token(token)}).first()

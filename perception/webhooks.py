@@ -91,10 +91,10 @@ def endpoints_for(session: Session, event_type: str) -> list[WebhookEndpoint]:
     return [endpoint for endpoint in endpoints if event_type in endpoint.events.split()]
 
 
-def _listened(app: Flask, event_type: str) -> bool:
-    """Whether any active endpoint listens to the event (read once per batch of the outbox)."""
+def _listening(app: Flask, event_type: str) -> tuple[int, ...]:
+    """The active endpoints listening to the event (read once per batch of the outbox)."""
     with session_scope(app) as session:
-        return bool(endpoints_for(session, event_type))
+        return tuple(int(endpoint.id) for endpoint in endpoints_for(session, event_type))  # type: ignore[arg-type]
 
 
 def payload(event_type: str, data: Mapping[str, Any], when: datetime | None = None) -> str:
@@ -106,9 +106,9 @@ def payload(event_type: str, data: Mapping[str, Any], when: datetime | None = No
     )  # fmt: skip
 
 
-def _queue_delivery(session: Session, endpoint: WebhookEndpoint, event_type: str, body: str) -> WebhookDelivery:
+def _queue_delivery(session: Session, endpoint_id: int, event_type: str, body: str) -> WebhookDelivery:
     delivery = WebhookDelivery(
-        endpoint_id=endpoint.id,
+        endpoint_id=endpoint_id,
         event_type=event_type,
         message_id="msg_" + secrets.token_urlsafe(18),
         payload=body,
@@ -127,13 +127,12 @@ def send_webhook_event(app: Flask, event_type: str, data: Mapping[str, Any]) -> 
     Returns how many deliveries were queued. Called from event hooks, which already run on the
     queue, so the sending itself is one more task per endpoint: a slow endpoint holds up no other.
     """
-    if not kept(("webhook_listened", event_type), lambda: _listened(app, event_type)):
+    endpoint_ids = kept(("webhook_endpoints", event_type), lambda: _listening(app, event_type))
+    if not endpoint_ids:
         return 0
     body = payload(event_type, data)
     with session_scope(app) as session:
-        ids = [
-            _queue_delivery(session, endpoint, event_type, body).id for endpoint in endpoints_for(session, event_type)
-        ]
+        ids = [_queue_delivery(session, endpoint_id, event_type, body).id for endpoint_id in endpoint_ids]
     for delivery_id in ids:
         app.extensions["perception"].deliver_webhook(delivery_id)
     return len(ids)
@@ -146,7 +145,7 @@ def send_test_event(app: Flask, endpoint_id: int) -> int:
         if endpoint is None:
             raise WebhookError(f"there is no webhook endpoint {endpoint_id}")
         body = payload(TEST_EVENT, {"endpoint": endpoint.id, "message": "A test event from perception."})
-        delivery_id = _queue_delivery(session, endpoint, TEST_EVENT, body).id
+        delivery_id = _queue_delivery(session, endpoint_id, TEST_EVENT, body).id
     app.extensions["perception"].deliver_webhook(delivery_id)
     return delivery_id
 

@@ -252,11 +252,8 @@ def pdf_text(pdf: bytes, folder: Path) -> str:
     return re.sub(r"\s+", "", text.decode("utf-8").translate(BIDI_CONTROLS))
 
 
-def test_what_people_write_is_text_in_the_board_pack(
-    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext not installed: apt-get install poppler-utils")
+def record_board_pack_html(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The HTML of each board pack rendered from now on, in order (WeasyPrint still renders it)."""
     import weasyprint
 
     rendered: list[str] = []
@@ -267,6 +264,16 @@ def test_what_people_write_is_text_in_the_board_pack(
         return html_class(*args, **kwargs)
 
     monkeypatch.setattr(weasyprint, "HTML", recording_html)
+    return rendered
+
+
+def test_what_people_write_is_text_in_the_board_pack(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext not installed: apt-get install poppler-utils")
+
+    rendered = record_board_pack_html(monkeypatch)
     write_everything(app)
     response = sign_in(app, "lead").get("/surveys/loop/waves/w1/report.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
@@ -451,7 +458,6 @@ def loose_on_pages(pages: dict[str, tuple[FlaskClient, str]]) -> list[str]:
 
 
 def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    import weasyprint
 
     customer_token, employee_token = lead_written_survey(app)
     lead = sign_in(app, "lead")
@@ -495,14 +501,7 @@ def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pyt
             by = quote(f"{side}:{hostile_attribute(number)}")
             pages[f"groups ({side}, by attribute {number})"] = (lead, f"/surveys/hostile/waves/w1/groups?by={by}")
     loose = loose_on_pages(pages)
-    rendered: list[str] = []
-    html_class = weasyprint.HTML
-
-    def recording_html(*args: object, **kwargs: object) -> object:
-        rendered.append(str(kwargs["string"]))
-        return html_class(*args, **kwargs)
-
-    monkeypatch.setattr(weasyprint, "HTML", recording_html)
+    rendered = record_board_pack_html(monkeypatch)
     for name, query in (("board pack", ""), ("board pack (filtered)", f"?{filters}")):
         response = lead.get(f"/surveys/hostile/waves/w1/report.pdf{query}")
         assert response.status_code == 200, (name, response.status_code)

@@ -268,8 +268,8 @@ def answer_page(
     resume = draft_key(token) if token and len(pages) > 1 else None
     clicked = None
     page = 0
+    known = invited_addresses(session, invitation)
     if request.method == "POST":
-        known = invited_addresses(session, invitation)
         form = build_form(items, side, lang, segments, known=known)
         page = min(
             max(int(request.form.get("page", "0")) if request.form.get("page", "").isdigit() else 0, 0), len(pages) - 1
@@ -335,10 +335,7 @@ def answer_page(
         )
     else:
         draft = load_draft(session, resume, wave) if resume else None
-        form = build_form(
-            items, side, lang, segments, formdata=MultiDict(draft.data) if draft else None,
-            known=invited_addresses(session, invitation),
-        )  # fmt: skip
+        form = build_form(items, side, lang, segments, formdata=MultiDict(draft.data) if draft else None, known=known)
         page = min(draft.page, len(pages) - 1) if draft else 0
         clicked = _one_click(form, items) if page == 0 else None
         status = 200
