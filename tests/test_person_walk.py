@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from sqlmodel import func, select
 
 from perception import create_app
@@ -166,8 +166,16 @@ def walk(
     return Walk(browser, base_url, shots)
 
 
+def follow(page: Page, link: Locator) -> None:
+    """Click a link and wait until its page has loaded: a check run before then could read a
+    document that is being replaced."""
+    target = urljoin(page.url, link.get_attribute("href") or "")
+    link.click()
+    page.wait_for_url(target)
+
+
 def menu(page: Page, name: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+    follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True))
 
 
 def sign_in(walk: Walk, page: Page, email: str, who: str) -> None:
@@ -241,6 +249,7 @@ def test_from_the_first_account_to_the_board_pack(walk_app: tuple[Flask, str], w
     scratch = page.locator("section", has=page.get_by_role("heading", name="From scratch"))
     scratch.get_by_label("Short name (used in links and files)").fill(SLUG)
     scratch.get_by_role("button", name="Open the builder").click()
+    page.wait_for_url(re.compile(r"/surveys/build\?slug="))
     walk.look(page, "lead-builder")
     page.locator("#title_en").fill(TITLE)
     page.locator("#title_fr").fill("Après votre visite")
@@ -258,7 +267,7 @@ def test_from_the_first_account_to_the_board_pack(walk_app: tuple[Flask, str], w
     walk.look(page, "lead-builder-saved")
 
     # A wave, created and opened.
-    page.locator(".crumbs").get_by_role("link", name=TITLE).click()
+    follow(page, page.locator(".crumbs").get_by_role("link", name=TITLE))
     expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE)
     walk.look(page, "lead-survey")
     page.get_by_label("Name").fill("2027-Q1")
@@ -289,13 +298,13 @@ def test_from_the_first_account_to_the_board_pack(walk_app: tuple[Flask, str], w
     # The invitations, by email: the queue's consumer sends them.
     menu(page, "Surveys")
     walk.look(page, "lead-surveys-listed")
-    page.get_by_role("link", name=TITLE).click()
+    follow(page, page.get_by_role("link", name=TITLE))
     expect(page.get_by_role("row", name=re.compile("^2027-Q1"))).to_contain_text("open")
     walk.look(page, "lead-survey-with-wave")
-    page.get_by_role("link", name="2027-Q1", exact=True).click()
+    follow(page, page.get_by_role("link", name="2027-Q1", exact=True))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Wave 2027-Q1")
     walk.look(page, "lead-wave")
-    page.get_by_role("link", name="Invitations and reminders").click()
+    follow(page, page.get_by_role("link", name="Invitations and reminders"))
     walk.look(page, "lead-sending")
     page.get_by_label("Invite").select_option("customer")
     page.get_by_label("Through").select_option("email")
@@ -334,19 +343,19 @@ def test_from_the_first_account_to_the_board_pack(walk_app: tuple[Flask, str], w
     sign_in(walk, page, "eve@example.com", "employee")
     expect(page.get_by_role("heading", level=1)).to_have_text("Hello Eve")
     walk.look(page, "employee-home")
-    page.get_by_role("link", name=f"Respond {TITLE} 2027-Q1").click()
+    follow(page, page.get_by_role("link", name=f"Respond {TITLE} 2027-Q1"))
     expect(page.locator("main")).to_contain_text(ITEMS[1]["employee_en"])
     choose(page, STAFF[0])
     walk.look(page, "employee-form")
     page.get_by_role("button", name="Send my answers").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
     walk.look(page, "employee-thanks")
-    page.get_by_role("link", name="Back to the home page").click()
+    follow(page, page.get_by_role("link", name="Back to the home page"))
     expect(page.locator(".staff-surveys")).to_contain_text("answered, thank you")
     walk.look(page, "employee-home-answered")
     menu(page, "Ideas")
     walk.look(page, "employee-ideas")
-    page.get_by_role("navigation", name="Idea box").get_by_role("link", name="Post an idea").click()
+    follow(page, page.get_by_role("navigation", name="Idea box").get_by_role("link", name="Post an idea"))
     page.get_by_label("Title").fill(IDEA)
     page.get_by_label("Description").fill("Give customers the **direct number** of the team handling their case.")
     page.get_by_label("What it addresses (optional)").select_option(
@@ -381,9 +390,9 @@ def test_from_the_first_account_to_the_board_pack(walk_app: tuple[Flask, str], w
     sign_in(walk, page, "leo@example.com", "leader")
     expect(page.get_by_role("heading", name="Surveys", level=1)).to_be_visible()
     walk.look(page, "leader-surveys")
-    page.get_by_role("link", name=TITLE).click()
+    follow(page, page.get_by_role("link", name=TITLE))
     walk.look(page, "leader-survey")
-    page.get_by_role("row", name=re.compile("^2027-Q1")).get_by_role("link", name="Gap report").click()
+    follow(page, page.get_by_role("row", name=re.compile("^2027-Q1")).get_by_role("link", name="Gap report"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Perception gaps, wave 2027-Q1")
     expect(page.locator("main")).to_contain_text("5 customer and 5 employee responses.")
     items = page.locator("table.gaps").first
