@@ -41,6 +41,8 @@ class PerceptionState:
     deliver_webhook: Any = None
     # Each process's copy of the questionnaires respondents answer (perception.questionnaire).
     questionnaires: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    # ...and of the waves and surveys of the public links they answer (perception.waves).
+    public_links: dict[str, Any] = field(default_factory=dict)
     database_ready: bool = False
 
 
@@ -152,6 +154,28 @@ def _init_web(app: Flask) -> CSRFProtect:
             "error.html",
             title=_("The form expired"),
             message=_("Please go back, reload the page and try again."),
+        ), 400
+
+    @app.before_request
+    def _refuse_unstorable_text():  # type: ignore[no-untyped-def]
+        # A NUL character fits in no PostgreSQL text: refused here, for every form and address,
+        # with the field named, instead of failing when it is stored.
+        fields = (*request.args.items(multi=True), *request.form.items(multi=True))
+        where = next((name for name, value in fields if "\x00" in value or "\x00" in name), None)
+        if where is None:
+            return None
+        from perception.web.api.base import problem, wants_problem
+
+        if wants_problem():
+            return problem(400, f"{where}: a NUL character cannot be stored")
+        return render_template(
+            "error.html",
+            title=_("This form cannot be kept"),
+            message=_(
+                "The field %(field)s holds a NUL character, which cannot be stored. "
+                "Please remove it and send the form again.",
+                field=where.replace("\x00", ""),
+            ),
         ), 400
 
     @app.before_request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
@@ -22,7 +24,11 @@ class DatabaseNotReady(RuntimeError):
     """The database is missing tables, or is behind or ahead of this version's migrations."""
 
 
-def make_engine(url: str) -> Engine:
+PING_AFTER_IDLE = 1.0
+"""Seconds a pooled PostgreSQL connection may rest before it is pinged at its next checkout."""
+
+
+def make_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE) -> Engine:
     if url.startswith("sqlite"):
         # Pooled: a connection is opened once per process and thread, not at every request. Each
         # close of SQLite's last connection writes the WAL back into the database file.
@@ -38,7 +44,35 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    _ping_rested_connections(engine, ping_after_idle)
+    return engine
+
+
+def _ping_rested_connections(engine: Engine, ping_after_idle: float) -> None:
+    """Ping a pooled connection at checkout only when it has rested ``ping_after_idle`` seconds.
+
+    A connection lost while it rested (the server restarted, a firewall dropped it) is replaced
+    before a request uses it, as SQLAlchemy's ``pool_pre_ping`` does; one just used is taken as
+    is, which spares every request under load a round trip to the server. A connection lost
+    while in use fails that request, and the pool then replaces every connection older than the
+    failure.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _rested_since(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_rested(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        rested_since = record.info.get("checked_in_at")
+        if rested_since is None or time.monotonic() - rested_since < ping_after_idle:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (a new one if need be).
+            raise DisconnectionError(f"a pooled connection was lost while it rested: {error}") from error
 
 
 def engine_of(app: Flask) -> Engine:

@@ -774,5 +774,8 @@ class OutboxEvent(SQLModel, table=True):
     hook: str = Field(max_length=64)
     payload: bytes
     created_at: datetime
+    # The customer response the event tells of, put into the event when it is handed over: the
+    # statement that writes a response and its event learns the response's id only as it runs.
+    response_id: int | None = None
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = None

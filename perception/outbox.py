@@ -11,6 +11,7 @@ that died is claimed again once its lease is old.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import secrets
@@ -33,18 +34,36 @@ _TABLE = OutboxEvent.__table__  # type: ignore[attr-defined]
 _INSERT_EVENT = insert(_TABLE)
 
 
-def write_event(connection: Connection, hook_name: str, event: Any, *, created_at: datetime | None = None) -> None:
-    """Write ``event`` for the hook ``hook_name`` on ``connection``, in the transaction that stores
-    what the event tells: committed with it, rolled back with it.
+def event_row(
+    hook_name: str, event: Any, *, created_at: datetime | None = None, response_id: int | None = None
+) -> dict[str, Any]:
+    """The outbox row of ``event`` for the hook ``hook_name``.
 
-    ``created_at`` is now unless given (an employee response's event keeps the day only).
+    ``created_at`` is now unless given (an employee response's event keeps the day only);
+    ``response_id``, when given, is put into the event's own ``response_id`` when it is handed over.
     """
     if hook_name not in EVENT_HOOKS:
         raise ValueError(f"{hook_name} is not an event hook")
-    connection.execute(
-        _INSERT_EVENT,
-        {"hook": hook_name, "payload": pickle.dumps(event), "created_at": created_at or datetime.now(UTC)},
-    )
+    return {
+        "hook": hook_name,
+        "payload": pickle.dumps(event),
+        "created_at": created_at or datetime.now(UTC),
+        "response_id": response_id,
+    }
+
+
+def write_event(
+    connection: Connection,
+    hook_name: str,
+    event: Any,
+    *,
+    created_at: datetime | None = None,
+    response_id: int | None = None,
+) -> None:
+    """Write ``event`` for the hook ``hook_name`` on ``connection``, in the transaction that stores
+    what the event tells: committed with it, rolled back with it (see ``event_row``)."""
+    # A list of one: executed as a batch, the insert asks nothing back (no RETURNING of the id).
+    connection.execute(_INSERT_EVENT, [event_row(hook_name, event, created_at=created_at, response_id=response_id)])
 
 
 def drainer_name() -> str:
@@ -65,7 +84,7 @@ def claim(
     same event: on PostgreSQL the inner select skips rows another transaction is claiming, and the
     outer condition is checked again on any row it waited for (READ COMMITTED); on SQLite a
     writer waits for the other to commit and then sees its claims.
-    Returns the claimed rows (id, hook, payload) in the order they were written.
+    Returns the claimed rows (id, hook, payload, response_id) in the order they were written.
     """
     now = now or datetime.now(UTC)
     stale = now - lease
@@ -75,7 +94,7 @@ def claim(
         update(_TABLE)
         .where(_TABLE.c.id.in_(oldest.with_for_update(skip_locked=True)), _waiting(_TABLE, stale))
         .values(claimed_by=drainer, claimed_at=now)
-        .returning(_TABLE.c.id, _TABLE.c.hook, _TABLE.c.payload)
+        .returning(_TABLE.c.id, _TABLE.c.hook, _TABLE.c.payload, _TABLE.c.response_id)
     )
     return sorted(connection.execute(statement).all(), key=lambda row: row.id)
 
@@ -133,6 +152,8 @@ def _hand_over(app: Flask, row: Row[Any]) -> str:
         return _DROPPED
     try:
         event = pickle.loads(row.payload)
+        if row.response_id is not None:
+            event = dataclasses.replace(event, response_id=row.response_id)
     except Exception:
         app.logger.exception("outbox event %s (%s) cannot be read; dropped", row.id, row.hook)
         return _DROPPED

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from typing import Any
 
 from flask import Flask
-from sqlalchemy import insert, update
+from sqlalchemy import Boolean, Connection, Date, LargeBinary, bindparam, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from perception.models import (
     Answer,
@@ -23,7 +26,7 @@ from perception.models import (
     Wave,
     WaveParticipation,
 )
-from perception.outbox import drain, write_event
+from perception.outbox import drain, event_row, write_event
 from perception.scales import MAX_TEXT_LENGTH, SCALES
 from perception.types import SIDES, ResponseSubmitted
 from perception.waves import today
@@ -136,10 +139,100 @@ def _option_number(item: Item, answer: object) -> int | None:
     return None
 
 
-# On the tables, not the entities: nothing of the ORM is needed to write these rows.
+# On the tables, not the entities: nothing of the ORM is needed to write these rows, which are
+# written once and never edited here, while the respondent's page waits for them.
 _INSERT_RESPONSE = insert(Response.__table__).returning(Response.__table__.c.id)  # type: ignore[attr-defined]
 _INSERT_ANSWER = insert(Answer.__table__)  # type: ignore[attr-defined]
 _INSERT_SEGMENT = insert(ResponseSegment.__table__)  # type: ignore[attr-defined]
+
+# PostgreSQL: the response, its answers, its segment values and its event in one statement, one
+# exchange with the server instead of four. The answers and segment values come as JSON, one
+# parameter each: the client encodes a string faster than it adapts arrays element by element.
+_WRITE_RESPONSE = text(
+    """
+    WITH stored AS (
+        INSERT INTO response (wave_id, side, submitted_on, language, invitation_id)
+        VALUES (:wave_id, :side, :submitted_on, :language, :invitation_id)
+        RETURNING id
+    ), answers AS (
+        INSERT INTO answer (response_id, item_id, wave_id, side, value, text)
+        SELECT stored.id, given.item_id, :wave_id, :side, given.value, given.text
+        FROM stored, json_to_recordset(CAST(:answers AS JSON)) AS given(item_id INTEGER, value INTEGER, text TEXT)
+    ), segments AS (
+        INSERT INTO response_segment (response_id, attribute_id, value_id)
+        SELECT stored.id, chosen.attribute_id, chosen.value_id
+        FROM stored, json_to_recordset(CAST(:segments AS JSON)) AS chosen(attribute_id INTEGER, value_id INTEGER)
+    ), event AS (
+        INSERT INTO outbox_event (hook, payload, created_at, response_id)
+        SELECT :hook, :payload, :created_at, CASE WHEN :named THEN stored.id END FROM stored
+    )
+    SELECT id FROM stored
+    """
+).bindparams(
+    bindparam("submitted_on", type_=Date()),
+    bindparam("payload", type_=LargeBinary()),
+    bindparam("created_at", type_=UTCDateTime()),
+    bindparam("named", type_=Boolean()),
+)
+
+
+def _write(
+    connection: Connection,
+    row: dict[str, Any],
+    answers: list[CheckedAnswer],
+    segments: Mapping[int, int],
+    event: dict[str, Any],
+    anonymous: bool,
+) -> int:
+    """Write the response, its answers, its segment values and its event, a statement each."""
+    response_id: int = connection.execute(_INSERT_RESPONSE, row).scalar_one()
+    if answers:  # every item may be optional, and none answered
+        connection.execute(
+            _INSERT_ANSWER,
+            [
+                {"response_id": response_id, "item_id": answer.item.id, "wave_id": row["wave_id"],
+                 "side": row["side"], "value": answer.value, "text": answer.text}
+                for answer in answers
+            ],
+        )  # fmt: skip
+    if segments:
+        connection.execute(
+            _INSERT_SEGMENT,
+            [
+                {"response_id": response_id, "attribute_id": attribute_id, "value_id": value_id}
+                for attribute_id, value_id in segments.items()
+            ],
+        )
+    write_event(connection, **event, response_id=None if anonymous else response_id)
+    return response_id
+
+
+def _write_in_one_statement(
+    connection: Connection,
+    row: dict[str, Any],
+    answers: list[CheckedAnswer],
+    segments: Mapping[int, int],
+    event: dict[str, Any],
+    anonymous: bool,
+) -> int:
+    """What ``_write`` writes, in one statement (PostgreSQL)."""
+    written = event_row(**event)
+    return connection.execute(
+        _WRITE_RESPONSE,
+        {
+            **row,
+            "answers": json.dumps(
+                [{"item_id": answer.item.id, "value": answer.value, "text": answer.text} for answer in answers]
+            ),
+            "segments": json.dumps(
+                [{"attribute_id": attribute_id, "value_id": value_id} for attribute_id, value_id in segments.items()]
+            ),
+            "hook": written["hook"],
+            "payload": written["payload"],
+            "created_at": written["created_at"],
+            "named": not anonymous,
+        },
+    ).scalar_one()
 
 
 def record_response(
@@ -154,8 +247,9 @@ def record_response(
     segments: Mapping[int, int] | None = None,
     callback: tuple[str, str] | None = None,
     participant: int | None = None,
-) -> Response:
-    """Store the response, use up its link and write its event for the plugins in one transaction.
+) -> int:
+    """Store the response, use up its link and write its event for the plugins in one transaction;
+    return the response's id.
 
     ``callback`` is a customer's consent to be contacted: how (email or phone) and where.
     ``participant`` is the signed-in employee's account: the transaction records that it answered
@@ -198,53 +292,30 @@ def record_response(
         "language": None if anonymous else language,
         "invitation_id": None if anonymous or invitation is None else invitation.id,
     }
-    # Core inserts, not the unit of work: a response is written once and never edited here, and
-    # the respondent's page waits for these statements.
-    connection = session.connection()
-    response = Response(id=connection.execute(_INSERT_RESPONSE, row).scalar_one(), **row)
-    if answers:  # every item may be optional, and none answered
-        connection.execute(
-            _INSERT_ANSWER,
-            [
-                {
-                    "response_id": response.id,
-                    "item_id": answer.item.id,
-                    "wave_id": wave.id,
-                    "side": side,
-                    "value": answer.value,
-                    "text": answer.text,
-                }
-                for answer in answers
-            ],
-        )
-    if segments:
-        connection.execute(
-            _INSERT_SEGMENT,
-            [
-                {"response_id": response.id, "attribute_id": attribute_id, "value_id": value_id}
-                for attribute_id, value_id in segments.items()
-            ],
-        )
-    if callback is not None:
-        session.add(CallbackRequest(response_id=response.id, how=callback[0], address=callback[1]))  # type: ignore[arg-type]
-    write_event(
-        connection,
-        "perception_response_submitted",
-        ResponseSubmitted(
+    # The event names the response through its outbox row, filled in as the response is written.
+    event = {
+        "hook_name": "perception_response_submitted",
+        "event": ResponseSubmitted(
             survey_slug=survey.slug,
             wave_name=wave.name,
             side=side,
-            submitted_on=response.submitted_on,
+            submitted_on=row["submitted_on"],
             answers={a.item.key: a.text if a.value is None else a.value for a in answers},
-            response_id=None if anonymous else response.id,
         ),
         # An employee's event waits in the database beside the response: it keeps the day only.
-        created_at=datetime.combine(response.submitted_on, time(), UTC) if anonymous else None,
-    )
+        "created_at": datetime.combine(row["submitted_on"], time(), UTC) if anonymous else None,
+    }
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        response_id = _write_in_one_statement(connection, row, answers, segments or {}, event, anonymous)
+    else:
+        response_id = _write(connection, row, answers, segments or {}, event, anonymous)
+    if callback is not None:
+        session.add(CallbackRequest(response_id=response_id, how=callback[0], address=callback[1]))  # type: ignore[arg-type]
     session.commit()
     if app.config.get("QUEUE_IMMEDIATE"):  # tests: the plugins hear of it before this returns
         drain(app)
-    return response
+    return response_id
 
 
 def invitation_expired(invitation: Invitation, now: datetime | None = None) -> bool:

@@ -6,11 +6,13 @@ import hashlib
 import hmac
 import re
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, case, or_
-from sqlalchemy.orm import object_session
+from sqlalchemy import Row, bindparam, case, or_
+from sqlalchemy.orm import make_transient_to_detached, object_session
 from sqlmodel import Session, func, select
 
 from perception.models import WAVE_KINDS, Invitation, Response, Survey, Wave
@@ -197,12 +199,22 @@ def find_public_link(session: Session, token: str) -> tuple[Wave, str] | None:
     return (found[0], found[2]) if found else None
 
 
-# Built once: a respondent's request only binds the hash.
+# Built once: a respondent's request only binds the hash. The wave's and the survey's columns as
+# plain values (the survey's prefixed with survey__), not entities: see ``find_public_survey``.
+_WAVE_COLUMNS = Wave.__table__.c  # type: ignore[attr-defined]
+_SURVEY_COLUMNS = Survey.__table__.c  # type: ignore[attr-defined]
 _PUBLIC_LINK = (
-    select(Wave, Survey)
-    .join(Survey, Survey.id == Wave.survey_id)  # type: ignore[arg-type]
-    .where(or_(Wave.public_token_hash == bindparam("hashed"), Wave.employee_public_token_hash == bindparam("hashed")))
+    select(*_WAVE_COLUMNS, *(column.label(f"survey__{column.name}") for column in _SURVEY_COLUMNS))
+    .join_from(Wave.__table__, Survey.__table__, _SURVEY_COLUMNS.id == _WAVE_COLUMNS.survey_id)  # type: ignore[attr-defined]
+    .where(
+        or_(
+            _WAVE_COLUMNS.public_token_hash == bindparam("hashed"),
+            _WAVE_COLUMNS.employee_public_token_hash == bindparam("hashed"),
+        )
+    )
 )
+KEPT_LINKS = 256
+"""Public links whose wave and survey a process keeps between requests; past it, the oldest goes."""
 _INVITATION_LINK = (
     select(Invitation, Wave, Survey)
     .join(Wave, Wave.id == Invitation.wave_id)  # type: ignore[arg-type]
@@ -211,18 +223,43 @@ _INVITATION_LINK = (
 )
 
 
-def find_public_survey(session: Session, token: str) -> tuple[Wave, Survey, str] | None:
+def find_public_survey(
+    session: Session, token: str, kept: dict[str, tuple[tuple[Any, ...], Wave, Survey]] | None = None
+) -> tuple[Wave, Survey, str] | None:
     """The wave, survey and side of a public link, in one query: a respondent's page waits for it.
 
     Found by hash on either side's column, then checked in constant time like ``find_public_wave``.
+    With ``kept`` (a process's own), the wave and survey built from a row are kept, detached, and
+    given again while the database holds exactly the same row: read them, never change them.
     """
     if not token or len(token) > 64:
         return None
-    for wave, survey in session.exec(_PUBLIC_LINK, params={"hashed": hash_token(token)}):
+    hashed = hash_token(token)
+    for row in session.connection().execute(_PUBLIC_LINK, {"hashed": hashed}):
+        values = tuple(row)
+        found = kept.get(hashed) if kept is not None else None
+        if found is None or found[0] != values:
+            found = (values, *_detached(row))
+            if kept is not None:
+                while len(kept) >= KEPT_LINKS:
+                    with suppress(KeyError, RuntimeError, StopIteration):  # a threaded server's other thread
+                        kept.pop(next(iter(kept)))
+                kept[hashed] = found
+        _values, wave, survey = found
         for side in SIDES:
             if hmac.compare_digest(public_token(wave, side).encode(), token.encode()):
                 return wave, survey, side
     return None
+
+
+def _detached(row: Row[Any]) -> tuple[Wave, Survey]:
+    """The wave and survey of a public link's row, as entities of no session that stand for their rows."""
+    values = row._mapping
+    wave = Wave(**{column.name: values[column.name] for column in _WAVE_COLUMNS})
+    survey = Survey(**{column.name: values[f"survey__{column.name}"] for column in _SURVEY_COLUMNS})
+    make_transient_to_detached(wave)
+    make_transient_to_detached(survey)
+    return wave, survey
 
 
 def find_invitation_survey(session: Session, token: str) -> tuple[Invitation, Wave, Survey] | None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask import Flask
 
 from perception import create_app
-from perception.db import alembic_config, engine_of, upgrade
+from perception.db import alembic_config, engine_of, make_engine, upgrade
 from perception.models import metadata
+from tests.conftest import PG_URL
 
 
 def test_migrations_leave_nothing_for_autogenerate_to_add(app: Flask) -> None:
@@ -67,3 +70,55 @@ def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) ->
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def _backend_killed(url: str, pid: int) -> None:
+    """Another connection ends the server process behind ``pid``, as a server restart would."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    admin = create_engine(url, poolclass=NullPool)
+    with admin.connect() as connection:
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> str:
+    if not PG_URL:
+        pytest.skip("PostgreSQL half: set PERCEPTION_TEST_DATABASE_URL to run it")
+    return request.getfixturevalue("postgres_url")
+
+
+def test_a_postgresql_connection_lost_while_it_rested_is_replaced_before_use(pg_url: str) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(pg_url, ping_after_idle=0.2)
+    with engine.connect() as connection:
+        first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    _backend_killed(pg_url, first)
+    time.sleep(0.3)
+    with engine.connect() as connection:  # pinged, found dead, replaced: the request sees nothing
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+    engine.dispose()
+
+
+def test_a_postgresql_connection_used_a_moment_ago_is_not_pinged(pg_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    engine = make_engine(pg_url, ping_after_idle=60)
+    pings = []
+    ping = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda dbapi_connection: pings.append(1) or ping(dbapi_connection)  # type: ignore[method-assign]
+    for _ in range(5):
+        with engine.connect() as connection:
+            backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    assert pings == []
+    # Lost between two requests a moment apart: that request fails, and the next has a new connection.
+    _backend_killed(pg_url, backend)
+    with pytest.raises(OperationalError), engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != backend
+    engine.dispose()

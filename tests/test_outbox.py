@@ -108,12 +108,16 @@ def test_the_event_waits_in_the_outbox_until_drained_and_reaches_the_plugins_onc
     [row] = waiting(queued)
     assert row["hook"] == HOOK and row["claimed_by"] is None
     assert recorder.events == []  # nothing went through the queue
+    with engine_of(queued).connect() as connection:
+        stored = connection.execute(select(Response.__table__.c.id)).scalar_one()  # type: ignore[attr-defined]
+    # The row names the response; the event is completed from it when handed over.
+    assert row["response_id"] == stored and pickle.loads(row["payload"]).response_id is None
 
     assert drain(queued) == 1
     assert waiting(queued) == []
     [event] = recorder.events
     assert (event.survey_slug, event.wave_name, event.side) == ("core", "w1", "customer")
-    assert event.answers == ANSWERS and event.response_id is not None
+    assert event.answers == ANSWERS and event.response_id == stored
     assert drain(queued) == 0
     assert len(recorder.events) == 1
 
@@ -159,6 +163,7 @@ def test_an_employee_response_event_keeps_the_day_only(queued: Flask) -> None:
     day = datetime.now(UTC).date()
     assert employee["created_at"] == datetime(day.year, day.month, day.day, tzinfo=UTC)
     assert abs(datetime.now(UTC) - customer["created_at"]) < timedelta(minutes=1)
+    assert employee["response_id"] is None and customer["response_id"] is not None  # nothing leads to the former
 
 
 def test_only_event_hooks_are_written(queued: Flask) -> None:

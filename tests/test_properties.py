@@ -93,6 +93,11 @@ FIELDS = ("item_recommend", "item_satisfaction", "item_effort", "item_comment", 
     extra={},
     keep_token=True,
 )
+@example(  # a whole response, but a NUL in its comment, which no PostgreSQL text takes
+    form={"item_recommend": "9", "item_satisfaction": "4", "item_effort": "6", "item_comment": "a\x00b"},
+    extra={},
+    keep_token=True,
+)
 @PROPERTY
 def test_the_respondent_form_answers_anything_and_stores_whole_responses_or_none(
     app: Flask, core_wave: tuple[str, str], form: dict[str, object], extra: dict[str, str], keep_token: bool

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlmodel import Session, select
+from flask.testing import FlaskClient
+from sqlmodel import Session, func, select
 
 from perception import create_app
 from perception.accounts import AccountError, check_password_rules
 from perception.db import engine_of, session_scope
-from perception.models import AuditEvent, SignInThrottle
+from perception.models import AuditEvent, Idea, SignInThrottle
 from perception.throttle import Policy, keys_for, locked_until, note_failure
 from tests.conftest import PASSWORD, make_account, post_form
 
@@ -215,3 +216,18 @@ def test_a_public_link_is_found_by_its_hash_and_only_by_the_whole_token(app: Fla
         assert find_public_wave(session, token + "x") is None
         assert find_public_wave(session, "") is None
     assert app.test_client().get(f"/p/{token[:-1]}").status_code == 404
+
+
+def test_a_nul_character_is_refused_with_the_field_named_and_nothing_stored(app: Flask, employee: FlaskClient) -> None:
+    """No PostgreSQL text takes a NUL: a form or an address holding one is refused before anything
+    is stored, on both databases alike, instead of failing as it is written."""
+    with session_scope(app) as session:
+        ideas = session.exec(select(func.count()).select_from(Idea)).one()
+    page = post_form(employee, "/ideas/new", {"title": "Call back\x00 the same day", "body": "", "action": "post"})
+    assert page.status_code == 400
+    assert "The field title holds a NUL character" in page.get_data(as_text=True)
+    with session_scope(app) as session:
+        assert session.exec(select(func.count()).select_from(Idea)).one() == ideas
+    assert employee.get("/ideas/?q=a\x00b").status_code == 400
+    api = app.test_client().get("/api/v1/surveys?cursor=\x00", headers={"Accept": "application/problem+json"})
+    assert api.status_code == 400 and api.get_json()["detail"] == "cursor: a NUL character cannot be stored"

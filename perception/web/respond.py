@@ -432,7 +432,7 @@ def invitation(token: str) -> str | WerkzeugResponse | tuple[str, int]:
 
 @blueprint.route("/p/<token>", methods=["GET", "POST"])
 def public(token: str) -> str | WerkzeugResponse | tuple[str, int]:
-    found = find_public_survey(get_session(), token)
+    found = find_public_survey(get_session(), token, current_app.extensions["perception"].public_links)
     if found is None:
         return _invalid_link()
     wave, survey, side = found
