@@ -1,6 +1,6 @@
 """Answers per second: perception's respondent submission against the stack's floor.
 
-    python benchmarks/respondent_floor.py [--workers 4] [--clients 32] [--seconds 10] [--rounds 3]
+    python benchmarks/respondent_floor.py [--workers 4] [--clients 32] [--seconds 10] [--rounds 5]
                                           [--rate 100] [--database-url URL]
 
 Both run under gunicorn with the same number of sync workers, on the same database, and take the
@@ -255,7 +255,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=3, help="saturated runs of each, taking turns")
+    parser.add_argument("--rounds", type=int, default=5, help="saturated runs of each, taking turns")
     parser.add_argument("--rate", type=float, default=100.0, help="answers a second in all, in the paced runs")
     parser.add_argument("--database-url", default=None, help="PostgreSQL server (default: SQLite files)")
     args = parser.parse_args()

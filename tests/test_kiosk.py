@@ -257,6 +257,7 @@ def test_the_manifest_opens_the_kiosk_full_screen(shop: Flask) -> None:
     assert manifest.mimetype == "application/manifest+json"
     body = manifest.get_json(force=True)
     assert body["display"] == "fullscreen" and body["start_url"] == f"{address}?lang=fr" and body["scope"] == address
+    assert (body["dir"], body["lang"]) == ("auto", "en")  # the names' direction comes from their own text
 
 
 def test_without_the_kiosk_channel_there_is_no_kiosk(shop: Flask) -> None:

@@ -85,6 +85,7 @@ def test_the_kiosk_starts_afresh_after_each_response_and_after_inactivity(
     page.get_by_role("button", name="Envoyer mes réponses").tap()
     expect(page.get_by_role("heading", name="Merci")).to_be_visible()
     screenshot(page, "kiosk-thanks-tablet.png")
+    page.wait_for_load_state()  # the deferred script has armed its timer: the heading may show before
     page.clock.fast_forward(app.config["KIOSK_THANKS_SECONDS"] * 1000)
     expect(page).to_have_url(re.compile(re.escape(home) + "$"))
     expect(page.get_by_role("link", name="Commencer")).to_be_visible()
@@ -92,6 +93,7 @@ def test_the_kiosk_starts_afresh_after_each_response_and_after_inactivity(
     # A second one starts, then walks away: touches keep the form, a minute without one resets it.
     page.get_by_role("link", name="Commencer").tap()
     choose(page, {"recommend": 3})
+    page.wait_for_load_state()
     idle = app.config["KIOSK_IDLE_SECONDS"] * 1000
     page.clock.fast_forward(idle - 5_000)
     choose(page, {"recommend": 4})

@@ -152,7 +152,8 @@ def test_the_contacts_import_answers_anything_and_stores_all_or_nothing(
               "survey": "", "file": (io.BytesIO(data), "contacts.csv")},
         content_type="multipart/form-data",
     )  # fmt: skip
-    assert response.status_code in (302, 422), response.status_code
+    # 400: a NUL character in a field, refused before the import looks at anything.
+    assert response.status_code in (302, 400, 422), response.status_code
     with session_scope(app) as session:
         after = (count(session, Contact), count(session, ContactSegment))
     if response.status_code != 302:

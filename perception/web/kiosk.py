@@ -356,6 +356,10 @@ def manifest(token: str) -> Response:
     body = {
         "name": _title(survey),
         "short_name": kiosk.name[:30],
+        # The manifest's own way to set the names' direction: from their first strong character,
+        # so that a right-to-left name shows as written; isolate characters could show as boxes.
+        "dir": "auto",
+        "lang": current_locale(),
         "start_url": home,
         "scope": url_for("kiosk.start", token=token),
         "display": "fullscreen",

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import format_date, get_locale
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from perception.alerts import AlertError, KnownAddresses, UnknownContactChoice, check_callback
+from perception.app import select_locale
 from perception.bidi import isolate_text
 from perception.db import get_session
 from perception.drafts import draft_key, drop_draft, load_draft, save_draft
@@ -44,7 +45,8 @@ blueprint = Blueprint("respond", __name__)
 
 
 def language() -> str:
-    return str(get_locale() or "en")
+    """The page's language, as the locale selector chooses it (a code, without building a locale)."""
+    return select_locale()
 
 
 class _FieldShape(NamedTuple):
