@@ -433,10 +433,13 @@ def lead_written_survey(app: Flask) -> tuple[str, str]:
             }
             for side in ("customer", "employee")
         }
+    # Six responses a side; on the first item staff think customers find it easy and customers
+    # do not: a blind spot, which the report lists with the ideas addressing it.
     for token, side in zip(tokens, ("customer", "employee"), strict=True):
-        for _ in range(3):
+        for number in range(6):
             client = app.test_client()
-            data = {f"item_item{number}": 5 for number in range(len(strings))}
+            data = {f"item_item{item}": 5 for item in range(len(strings))}
+            data["item_item0"] = (1, 2)[number % 2] if side == "customer" else (6, 7)[number % 2]
             assert post_form(client, f"/p/{token}", {**data, **chosen[side]}).status_code == 302
     return tokens
 
@@ -463,6 +466,7 @@ def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pyt
     lead = sign_in(app, "lead")
     leader = sign_in(app, "leader")
     employee = sign_in(app, "employee")
+    assert "Ideas addressing the blind spots" in lead.get("/surveys/hostile/waves/w1/report").get_data(as_text=True)
     # Every response carries each attribute's first value: filtering by them all keeps them all.
     filters = urlencode(
         [("segment", f"{side}:{hostile_attribute(number)}={LEAD_WRITTEN['right-to-left']}")
@@ -494,6 +498,12 @@ def test_what_leads_write_is_isolated_on_every_page(app: Flask, monkeypatch: pyt
         response = post_form(employee, "/ideas/new", data)
         assert response.status_code == 302, response.get_data(as_text=True)
         pages[f"idea {number}"] = (employee, response.headers["Location"].split("localhost", 1)[-1])
+    # The first one implemented: its page tells the item's gap before and after, naming the item.
+    first_idea = pages["idea 0"][1]
+    for state in ("accepted", "implemented"):
+        decided = post_form(lead, f"{first_idea}/decide", {"state": state, "answer": "Done."}, token_from=first_idea)
+        assert decided.status_code == 302, decided.get_data(as_text=True)
+    assert "Implemented on" in employee.get(first_idea).get_data(as_text=True)
     pages["ideas"] = (employee, "/ideas/")
     for side, named in (("customer", "region"), ("employee", "team")):
         pages[f"groups ({side}, by {named})"] = (lead, f"/surveys/hostile/waves/w1/groups?by={side}:{named}")
