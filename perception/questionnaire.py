@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import event, or_, select, update
@@ -23,6 +23,9 @@ from sqlmodel import Session
 from perception.models import Item, SegmentAttribute, SegmentValue, Survey, Wave
 from perception.segments import DeclaredAttribute, declared
 from perception.surveys import items_of
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 # Enough for every wave a server takes answers for at once; past it, the oldest entry goes.
 KEPT = 256
@@ -49,13 +52,19 @@ def questionnaire(app: Flask, session: Session, survey: Survey, wave: Wave, side
         for item in items:
             session.expunge(item)
         segments = declared(session, survey, "employee") if side == "employee" else []
-        found = Questionnaire(items=tuple(items), segments=tuple(segments))
-        if len(kept) >= KEPT:
-            # Another thread of a threaded server may have taken the oldest entry first.
-            with suppress(KeyError, RuntimeError, StopIteration):
-                kept.pop(next(iter(kept)))
-        kept[key] = found
+        found = keep(kept, key, Questionnaire(items=tuple(items), segments=tuple(segments)), KEPT)
     return found
+
+
+def keep(kept: dict[K, V], key: K, value: V, most: int) -> V:
+    """Put ``value`` in a process's ``kept`` under ``key``, the oldest entries going first so that
+    at most ``most`` stay; return it."""
+    while kept and len(kept) >= most:
+        # Another thread of a threaded server may have taken the oldest entry first.
+        with suppress(KeyError, RuntimeError, StopIteration):
+            kept.pop(next(iter(kept)))
+    kept[key] = value
+    return value
 
 
 @event.listens_for(OrmSession, "after_flush")

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy.orm import make_transient_to_detached, object_session
 from sqlmodel import Session, func, select
 
 from perception.models import WAVE_KINDS, Invitation, Response, Survey, Wave
+from perception.questionnaire import keep
 from perception.types import SIDES
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
@@ -241,10 +241,7 @@ def find_public_survey(
         if found is None or found[0] != values:
             found = (values, *_detached(row))
             if kept is not None:
-                while len(kept) >= KEPT_LINKS:
-                    with suppress(KeyError, RuntimeError, StopIteration):  # a threaded server's other thread
-                        kept.pop(next(iter(kept)))
-                kept[hashed] = found
+                keep(kept, hashed, found, KEPT_LINKS)
         _values, wave, survey = found
         for side in SIDES:
             if hmac.compare_digest(public_token(wave, side).encode(), token.encode()):

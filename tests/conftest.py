@@ -84,11 +84,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         path = tmp_path / "perception.db"
         shutil.copyfile(sqlite_template, path)
         return f"sqlite:///{path}"
-    if not PG_URL:
-        pytest.skip("PostgreSQL half: set PERCEPTION_TEST_DATABASE_URL to run it")
-    url = request.getfixturevalue("postgres_url")
+    url = request.getfixturevalue("pg_url")
     _empty_postgres(url)
     return url
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> str:
+    """This worker's migrated PostgreSQL database, as it was left; the test is skipped without one."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL half: set PERCEPTION_TEST_DATABASE_URL to run it")
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from flask import Flask
 from perception import create_app
 from perception.db import alembic_config, engine_of, make_engine, upgrade
 from perception.models import metadata
-from tests.conftest import PG_URL
 
 
 def test_migrations_leave_nothing_for_autogenerate_to_add(app: Flask) -> None:
@@ -81,13 +80,6 @@ def _backend_killed(url: str, pid: int) -> None:
     with admin.connect() as connection:
         assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
     admin.dispose()
-
-
-@pytest.fixture
-def pg_url(request: pytest.FixtureRequest) -> str:
-    if not PG_URL:
-        pytest.skip("PostgreSQL half: set PERCEPTION_TEST_DATABASE_URL to run it")
-    return request.getfixturevalue("postgres_url")
 
 
 def test_a_postgresql_connection_lost_while_it_rested_is_replaced_before_use(pg_url: str) -> None:
