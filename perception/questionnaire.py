@@ -11,7 +11,7 @@ can show a wording older than the survey row it has just read.
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, TypeVar
 
@@ -37,6 +37,8 @@ class Questionnaire:
 
     items: tuple[Item, ...]
     segments: tuple[DeclaredAttribute, ...]
+    # The form classes made for it, by language and contact question (perception.web.respond).
+    forms: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def questionnaire(app: Flask, session: Session, survey: Survey, wave: Wave, side: str) -> Questionnaire:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import format_date
@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from perception.alerts import AlertError, KnownAddresses, UnknownContactChoice, check_callback
 from perception.app import select_locale
@@ -68,27 +68,35 @@ def build_form(
     ask_contact: bool = True,
     formdata: MultiDict | None = None,
     known: KnownAddresses | None = None,
+    kept: dict[tuple[Any, ...], type[FlaskForm]] | None = None,
 ) -> FlaskForm:
     """A form with one field per item, worded for the side and language, and the segment lists.
 
     Customers are also asked whether, and how, they may be contacted about their answers, unless
     ``ask_contact`` is False (a kiosk: a shared tablet keeps nobody's address). A customer whose
     addresses are ``known`` (an invited contact's) is offered them, masked, besides another one.
+    ``kept`` holds the form classes already made for these items, side and segments (a
+    questionnaire's own): a respondent's answer then skips describing every item again.
     """
-    shape = tuple(
-        _FieldShape(
-            item.key,
-            item.scale,
-            item.wording(side, lang),
-            item.required,
-            bool(item.why),
-            tuple(item.option_labels(lang)) if SCALES[item.scale].is_choice else (),
-        )
-        for item in items
-    )
     asked = side == "customer" and ask_contact
     channels = known.channels if asked and known is not None else ()
-    form_class = _form_class(shape, tuple(segments), channels if asked else None)
+    contact = channels if asked else None
+    form_class = kept.get((lang, contact)) if kept is not None else None
+    if form_class is None:
+        shape = tuple(
+            _FieldShape(
+                item.key,
+                item.scale,
+                item.wording(side, lang),
+                item.required,
+                bool(item.why),
+                tuple(item.option_labels(lang)) if SCALES[item.scale].is_choice else (),
+            )
+            for item in items
+        )
+        form_class = _form_class(shape, tuple(segments), contact)
+        if kept is not None:
+            kept[(lang, contact)] = form_class
     form = form_class(formdata=formdata) if formdata is not None else form_class()
     if channels:
         # The class is shared by every contact with the same channels: the masked addresses are this
@@ -126,6 +134,22 @@ def _contact_choices(channels: tuple[str, ...], known: KnownAddresses | None = N
         SelectChoice("phone", _l("Yes, by phone, at another number") if "phone" in channels else _l("Yes, by phone"))
     )
     return choices
+
+
+class ScaleField(RadioField):
+    """An item's radio buttons, whose answer is checked against the scale's values in one lookup.
+
+    ``allowed`` is made once with the form class; WTForms' own check walks every choice of the
+    scale (eleven for a recommendation) on each answer.
+    """
+
+    def __init__(self, *args: object, allowed: frozenset[int] = frozenset(), **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed = allowed
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        if not self.process_errors and self.data not in self.allowed:
+            raise ValidationError(self.gettext("Not a valid choice."))
 
 
 @lru_cache(maxsize=256)
@@ -180,7 +204,13 @@ def _form_class(
             else:
                 choices = [SelectChoice(value, str(value)) for value in scale.values]
             validators = [InputRequired(_l("Please choose an answer."))] if item.required else [Optional()]
-            field = RadioField(item.label, choices=choices, coerce=int, validators=validators, validate_choice=True)
+            field = ScaleField(
+                item.label,
+                choices=choices,
+                coerce=int,
+                validators=validators,
+                allowed=frozenset(int(choice.value) for choice in choices),
+            )
             if item.why:
                 why = TextAreaField(_l("Why?"), validators=[Optional(), _text_length()])
                 setattr(AnswerForm, f"why_{item.key}", why)
@@ -272,7 +302,7 @@ def answer_page(
     page = 0
     known = invited_addresses(session, invitation)
     if request.method == "POST":
-        form = build_form(items, side, lang, segments, known=known)
+        form = build_form(items, side, lang, segments, known=known, kept=asked.forms)
         page = min(
             max(int(request.form.get("page", "0")) if request.form.get("page", "").isdigit() else 0, 0), len(pages) - 1
         )
@@ -337,7 +367,8 @@ def answer_page(
         )
     else:
         draft = load_draft(session, resume, wave) if resume else None
-        form = build_form(items, side, lang, segments, formdata=MultiDict(draft.data) if draft else None, known=known)
+        formdata = MultiDict(draft.data) if draft else None
+        form = build_form(items, side, lang, segments, formdata=formdata, known=known, kept=asked.forms)
         page = min(draft.page, len(pages) - 1) if draft else 0
         clicked = _one_click(form, items) if page == 0 else None
         status = 200
