@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Boolean, Connection, Date, LargeBinary, bindparam, insert, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -20,13 +21,14 @@ from perception.models import (
     Invitation,
     InvitationSegment,
     Item,
+    OutboxEvent,
     Response,
     ResponseSegment,
     Survey,
     Wave,
     WaveParticipation,
 )
-from perception.outbox import drain, event_row, write_event
+from perception.outbox import drain, event_row
 from perception.scales import MAX_TEXT_LENGTH, SCALES
 from perception.types import SIDES, ResponseSubmitted
 from perception.waves import today
@@ -145,6 +147,33 @@ _INSERT_RESPONSE = insert(Response.__table__).returning(Response.__table__.c.id)
 _INSERT_ANSWER = insert(Answer.__table__)  # type: ignore[attr-defined]
 _INSERT_SEGMENT = insert(ResponseSegment.__table__)  # type: ignore[attr-defined]
 
+# SQLite: the same inserts, compiled once to the driver's SQL and run on its cursor. SQLite runs
+# in this process, so SQLAlchemy's handling of each statement (its parameters, its result) would
+# cost more than the database's own work. The dates are stored as SQLAlchemy stores them.
+_SQLITE = sqlite.dialect()
+_RESPONSE_KEYS = ("wave_id", "side", "submitted_on", "language", "invitation_id")
+_ANSWER_KEYS = ("response_id", "item_id", "wave_id", "side", "value", "text")
+_EVENT_KEYS = ("hook", "payload", "created_at", "response_id")
+
+
+def _sqlite_sql(statement: Any, keys: tuple[str, ...]) -> str:
+    compiled = statement.compile(dialect=_SQLITE, column_keys=list(keys))
+    if tuple(compiled.positiontup or ()) != keys:  # the tuples below are built in this order
+        raise RuntimeError(f"{statement} takes its parameters as {compiled.positiontup}, not {keys}")
+    return compiled.string
+
+
+def _sqlite_bind(column: Any) -> Any:
+    return column.type.dialect_impl(_SQLITE).bind_processor(_SQLITE) or (lambda value: value)
+
+
+_SQLITE_RESPONSE = _sqlite_sql(_INSERT_RESPONSE, _RESPONSE_KEYS)
+_SQLITE_ANSWER = _sqlite_sql(_INSERT_ANSWER, _ANSWER_KEYS)
+_SQLITE_SEGMENT = _sqlite_sql(_INSERT_SEGMENT, ("response_id", "attribute_id", "value_id"))
+_SQLITE_EVENT = _sqlite_sql(insert(OutboxEvent.__table__), _EVENT_KEYS)  # type: ignore[attr-defined]
+_sqlite_date = _sqlite_bind(Response.__table__.c.submitted_on)  # type: ignore[attr-defined]
+_sqlite_datetime = _sqlite_bind(OutboxEvent.__table__.c.created_at)  # type: ignore[attr-defined]
+
 # PostgreSQL: the response, its answers, its segment values and its event in one statement, one
 # exchange with the server instead of four. The answers and segment values come as JSON, one
 # parameter each: the client encodes a string faster than it adapts arrays element by element.
@@ -184,26 +213,33 @@ def _write(
     event: dict[str, Any],
     anonymous: bool,
 ) -> int:
-    """Write the response, its answers, its segment values and its event, a statement each."""
-    response_id: int = connection.execute(_INSERT_RESPONSE, row).scalar_one()
-    if answers:  # every item may be optional, and none answered
-        connection.execute(
-            _INSERT_ANSWER,
-            [
-                {"response_id": response_id, "item_id": answer.item.id, "wave_id": row["wave_id"],
-                 "side": row["side"], "value": answer.value, "text": answer.text}
-                for answer in answers
-            ],
-        )  # fmt: skip
-    if segments:
-        connection.execute(
-            _INSERT_SEGMENT,
-            [
-                {"response_id": response_id, "attribute_id": attribute_id, "value_id": value_id}
-                for attribute_id, value_id in segments.items()
-            ],
+    """Write the response, its answers, its segment values and its event, a statement each, on the
+    SQLite driver's cursor inside ``connection``'s transaction."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(
+            _SQLITE_RESPONSE,
+            (row["wave_id"], row["side"], _sqlite_date(row["submitted_on"]), row["language"], row["invitation_id"]),
         )
-    write_event(connection, **event, response_id=None if anonymous else response_id)
+        response_id: int = cursor.fetchone()[0]
+        if answers:  # every item may be optional, and none answered
+            wave_id, side = row["wave_id"], row["side"]
+            cursor.executemany(
+                _SQLITE_ANSWER,
+                [(response_id, answer.item.id, wave_id, side, answer.value, answer.text) for answer in answers],
+            )
+        if segments:
+            cursor.executemany(
+                _SQLITE_SEGMENT,
+                [(response_id, attribute_id, value_id) for attribute_id, value_id in segments.items()],
+            )
+        written = event_row(**event, response_id=None if anonymous else response_id)
+        cursor.execute(
+            _SQLITE_EVENT,
+            (written["hook"], written["payload"], _sqlite_datetime(written["created_at"]), written["response_id"]),
+        )
+    finally:
+        cursor.close()
     return response_id
 
 
