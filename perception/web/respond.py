@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, Optional
 
 from perception.alerts import AlertError, KnownAddresses, UnknownContactChoice, check_callback
 from perception.app import select_locale
@@ -139,8 +139,8 @@ def _contact_choices(channels: tuple[str, ...], known: KnownAddresses | None = N
 class ScaleField(RadioField):
     """An item's radio buttons, whose answer is checked against the scale's values in one lookup.
 
-    ``allowed`` is made once with the form class; WTForms' own check walks every choice of the
-    scale (eleven for a recommendation) on each answer.
+    ``allowed`` is made once with the form class; WTForms' own check, which walks every choice of
+    the scale (eleven for a recommendation), is left for an answer that is not one of them.
     """
 
     def __init__(self, *args: object, allowed: frozenset[int] = frozenset(), **kwargs: object) -> None:
@@ -148,8 +148,8 @@ class ScaleField(RadioField):
         self.allowed = allowed
 
     def pre_validate(self, form: FlaskForm) -> None:
-        if not self.process_errors and self.data not in self.allowed:
-            raise ValidationError(self.gettext("Not a valid choice."))
+        if self.process_errors or self.data not in self.allowed:
+            super().pre_validate(form)  # WTForms' own check, and its message in the page's language
 
 
 @lru_cache(maxsize=256)
