@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -89,7 +90,11 @@ def serve(app: Flask, host: str, port: int, workers: int) -> None:
             from perception.app import create_app
 
             # The serving process made the queue's tables before the workers started.
-            return create_app({"QUEUE_TABLES_MADE": True})
+            app = create_app({"QUEUE_TABLES_MADE": True})
+            # What the worker has built so far (modules, mappers, plugins) lives as long as it does:
+            # out of the collector's generations, no full collection walks it again while it serves.
+            gc.freeze()
+            return app
 
         def _on_exit(self, _server: Any) -> None:
             if consumer_process is not None:
