@@ -177,6 +177,13 @@ def serve(command: list[str], env: dict[str, str], port: int, log: Path) -> subp
     raise SystemExit(f"{command} did not start")
 
 
+def no_control_socket() -> list[str]:
+    """gunicorn 24 and later open a control socket per user unless told not to, as `perception serve` does."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     process.wait(timeout=60)
@@ -269,7 +276,7 @@ def main() -> None:
         floor_port = free_port()
         floor_server = serve(
             [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{floor_port}",
-             "--access-logfile", "-", "floor_app:app"],
+             "--access-logfile", "-", *no_control_socket(), "floor_app:app"],
             {**env, "FLOOR_DATABASE_URL": floor_url}, floor_port, folder / "floor.log",
         )  # fmt: skip
         floor_answers = {f"q{number}": "5" for number in range(1, ITEMS)} | {"comment": "Quick and kind, thank you."}
