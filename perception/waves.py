@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, or_
+from sqlalchemy import Connection, Dialect, bindparam, case, or_
 from sqlalchemy.orm import make_transient_to_detached, object_session
 from sqlmodel import Session, func, select
 
@@ -223,6 +223,37 @@ _INVITATION_LINK = (
 )
 
 
+@dataclass(frozen=True)
+class _DriverStatement:
+    """``_PUBLIC_LINK`` as one dialect's driver takes it, and how to read its row as SQLAlchemy would."""
+
+    sql: str
+    positions: tuple[str, ...] | None  # the parameters' order, for a driver that takes them by position
+    processors: tuple[Any, ...]  # per column: turns the driver's value into the column's (or None)
+
+    @classmethod
+    def compile(cls, dialect: Dialect) -> _DriverStatement:
+        compiled = _PUBLIC_LINK.compile(dialect=dialect)
+        columns = (*_WAVE_COLUMNS, *_SURVEY_COLUMNS)
+        processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+        positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+        return cls(compiled.string, positions, processors)
+
+    def run(self, connection: Connection, hashed: str) -> list[tuple[Any, ...]]:
+        parameters: Any = {"hashed": hashed}
+        if self.positions is not None:
+            parameters = tuple(parameters[name] for name in self.positions)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self.sql, parameters)
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+
+_DRIVER_STATEMENTS: dict[str, _DriverStatement] = {}
+
+
 def find_public_survey(
     session: Session, token: str, kept: dict[str, tuple[tuple[Any, ...], Wave, Survey]] | None = None
 ) -> tuple[Wave, Survey, str] | None:
@@ -231,15 +262,20 @@ def find_public_survey(
     Found by hash on either side's column, then checked in constant time like ``find_public_wave``.
     With ``kept`` (a process's own), the wave and survey built from a row are kept, detached, and
     given again while the database holds exactly the same row: read them, never change them.
+    The query runs on the driver's cursor: its row, compared with the kept one, is all most
+    requests need, and SQLAlchemy's handling of a statement would cost more than the lookup.
     """
     if not token or len(token) > 64:
         return None
     hashed = hash_token(token)
-    for row in session.connection().execute(_PUBLIC_LINK, {"hashed": hashed}):
-        values = tuple(row)
+    connection = session.connection()
+    statement = _DRIVER_STATEMENTS.get(connection.dialect.name)
+    if statement is None:
+        statement = _DRIVER_STATEMENTS[connection.dialect.name] = _DriverStatement.compile(connection.dialect)
+    for values in statement.run(connection, hashed):
         found = kept.get(hashed) if kept is not None else None
         if found is None or found[0] != values:
-            found = (values, *_detached(row))
+            found = (values, *_detached(values, statement.processors))
             if kept is not None:
                 keep(kept, hashed, found, KEPT_LINKS)
         _values, wave, survey = found
@@ -249,11 +285,13 @@ def find_public_survey(
     return None
 
 
-def _detached(row: Row[Any]) -> tuple[Wave, Survey]:
-    """The wave and survey of a public link's row, as entities of no session that stand for their rows."""
-    values = row._mapping
-    wave = Wave(**{column.name: values[column.name] for column in _WAVE_COLUMNS})
-    survey = Survey(**{column.name: values[f"survey__{column.name}"] for column in _SURVEY_COLUMNS})
+def _detached(values: tuple[Any, ...], processors: tuple[Any, ...]) -> tuple[Wave, Survey]:
+    """The wave and survey of a public link's row (the driver's values, turned into the columns'
+    by ``processors``), as entities of no session that stand for their rows."""
+    read = [value if process is None else process(value) for value, process in zip(values, processors, strict=True)]
+    split = len(_WAVE_COLUMNS)
+    wave = Wave(**{column.name: value for column, value in zip(_WAVE_COLUMNS, read[:split], strict=True)})
+    survey = Survey(**{column.name: value for column, value in zip(_SURVEY_COLUMNS, read[split:], strict=True)})
     make_transient_to_detached(wave)
     make_transient_to_detached(survey)
     return wave, survey
