@@ -4,6 +4,7 @@ plugins at least once, by one drainer at a time, even after a drainer died in th
 from __future__ import annotations
 
 import pickle
+import re
 import threading
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from perception.models import OutboxEvent, Response, Survey, Wave
 from perception.outbox import Drainer, claim, drain, write_event
 from perception.responses import check_answers, record_response
 from perception.surveys import items_of
+from perception.waves import today
 from tests.conftest import open_core_wave
 from tests.test_serve import wait_until
 
@@ -164,6 +166,22 @@ def test_an_employee_response_event_keeps_the_day_only(queued: Flask) -> None:
     assert employee["created_at"] == datetime(day.year, day.month, day.day, tzinfo=UTC)
     assert abs(datetime.now(UTC) - customer["created_at"]) < timedelta(minutes=1)
     assert employee["response_id"] is None and customer["response_id"] is not None  # nothing leads to the former
+
+
+def test_on_sqlite_a_response_s_dates_are_stored_as_sqlalchemy_stores_them(queued: Flask) -> None:
+    # The respondent's rows go through SQLite's cursor, the other events through SQLAlchemy: SQLite
+    # compares and orders these columns as text, so both must write the same text.
+    if engine_of(queued).dialect.name != "sqlite":
+        pytest.skip("only SQLite keeps dates as text")
+    respond(queued, "employee")
+    respond(queued, "customer")
+    write_numbered(queued, 1)
+    with engine_of(queued).connect() as connection:
+        created = connection.exec_driver_sql("SELECT created_at FROM outbox_event ORDER BY id").scalars().all()
+        days = connection.exec_driver_sql("SELECT submitted_on FROM response ORDER BY id").scalars().all()
+    assert len(created) == 3 and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", text) for text in created)
+    assert created[0].endswith(" 00:00:00.000000")  # the employee's event keeps the day only
+    assert days == [today().isoformat()] * 2
 
 
 def test_only_event_hooks_are_written(queued: Flask) -> None:
