@@ -12,6 +12,7 @@ import os
 from flask import Flask, redirect, render_template_string
 from flask_wtf import FlaskForm
 from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, event, insert
+from sqlalchemy.exc import DBAPIError
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -36,7 +37,10 @@ if engine.dialect.name == "sqlite":
         connection.execute("PRAGMA synchronous=NORMAL")
 
 
-metadata.create_all(engine)
+try:
+    metadata.create_all(engine)
+except DBAPIError:  # gunicorn's workers start together: another one made the table at the same moment
+    metadata.create_all(engine)
 
 
 class AnswerForm(FlaskForm):
