@@ -214,7 +214,13 @@ def _write(
     anonymous: bool,
 ) -> int:
     """Write the response, its answers, its segment values and its event, a statement each, on the
-    SQLite driver's cursor inside ``connection``'s transaction."""
+    SQLite driver's cursor inside ``connection``'s transaction.
+
+    SQLite takes its one write lock at the first insert, and every other process waits for it until
+    the commit: what can be made before (the event's payload, its date) is made before.
+    """
+    written = event_row(**event)
+    created_at = _sqlite_datetime(written["created_at"])
     cursor = connection.connection.cursor()
     try:
         cursor.execute(
@@ -233,10 +239,8 @@ def _write(
                 _SQLITE_SEGMENT,
                 [(response_id, attribute_id, value_id) for attribute_id, value_id in segments.items()],
             )
-        written = event_row(**event, response_id=None if anonymous else response_id)
         cursor.execute(
-            _SQLITE_EVENT,
-            (written["hook"], written["payload"], _sqlite_datetime(written["created_at"]), written["response_id"]),
+            _SQLITE_EVENT, (written["hook"], written["payload"], created_at, None if anonymous else response_id)
         )
     finally:
         cursor.close()
