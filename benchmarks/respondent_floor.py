@@ -1,7 +1,7 @@
 """Answers per second: perception's respondent submission against the stack's floor.
 
     python benchmarks/respondent_floor.py [--workers 4] [--clients 32] [--seconds 10] [--rounds 5]
-                                          [--rate 100] [--database-url URL]
+                                          [--warm-up 5] [--rate 100] [--database-url URL]
 
 Both run under gunicorn with the same number of sync workers, on the same database, and take the
 same load: CLIENTS threads, each a respondent who opens the page once (a cookie and a CSRF token)
@@ -14,9 +14,10 @@ and then sends ten answers and a comment again and again for SECONDS.
   response, its answers and its event stored in one transaction, a redirect; the consumer beside
   the server hands the events to the plugins (alert rules, webhooks).
 
-Both servers stay up while they are loaded in turns. Saturated, ROUNDS times each: every client
-sends its next answer as soon as the last one is answered, which gives the most answers a second
-the server takes; the ratio of the two rates is perception's share of the floor, and the median of
+Both servers stay up while they are loaded in turns, after WARM_UP seconds of saturated load
+each that are not counted (a server's first seconds are its slowest). Saturated, ROUNDS times
+each: every client sends its next answer as soon as the last one is answered, which gives the
+most answers a second the server takes; the ratio of the two rates is perception's share of the floor, and the median of
 the rounds' ratios is the figure (a slower spell of the machine falls on both alike). There the
 mean latency is the number of clients divided by that rate (Little's law), whatever the server
 does. Paced, once each: the clients send RATE answers a second in all (100 by default, 360,000 an
@@ -263,6 +264,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=5, help="saturated runs of each, taking turns")
+    parser.add_argument("--warm-up", type=float, default=5.0, help="seconds of saturated load each, not counted")
     parser.add_argument("--rate", type=float, default=100.0, help="answers a second in all, in the paced runs")
     parser.add_argument("--database-url", default=None, help="PostgreSQL server (default: SQLite files)")
     args = parser.parse_args()
@@ -294,6 +296,12 @@ def main() -> None:
         # plugins, so that the consumer's work is paid inside the run it belongs to.
         floors, perceptions, lags = [], [], []
         try:
+            # Neither server is measured cold: in earlier runs the floor's first round was its slowest
+            # in five runs of six (by 10 to 25%), which flattered perception's first ratio.
+            warm_floor, warm = Run("floor, warming up"), Run("perception, warming up")
+            load(floor_port, "/", floor_answers, args.clients, args.warm_up, warm_floor)
+            load(port, path, answers, args.clients, args.warm_up, warm)
+            lags.append(wait_for_outbox(perception_url))
             for number in range(args.rounds):
                 floors.append(Run(f"floor {number + 1}"))
                 load(floor_port, "/", floor_answers, args.clients, args.seconds, floors[-1])
@@ -315,6 +323,8 @@ def main() -> None:
 
     database_name = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{database_name}, {args.workers} gunicorn workers, {args.clients} clients, {args.seconds:.0f} s each")
+    print(f"warm-up ({args.warm_up:.0f} s each, not counted): floor {warm_floor.rate:.1f}, "
+          f"perception {warm.rate:.1f} answers/s")  # fmt: skip
     print("saturated: each client sends its next answer as soon as the last one is answered; runs take turns")
     ratios = []
     for floor, perception in zip(floors, perceptions, strict=True):
@@ -328,8 +338,8 @@ def main() -> None:
     print(floor_paced.line())
     print(perception_paced.line())
     print(f"events       every response's event reached the plugins within {max(lags):.1f} s of the end of its run")
-    accepted = sum(r.accepted for r in perceptions) + perception_paced.accepted
-    floor_accepted = sum(r.accepted for r in floors) + floor_paced.accepted
+    accepted = sum(r.accepted for r in perceptions) + perception_paced.accepted + warm.accepted
+    floor_accepted = sum(r.accepted for r in floors) + floor_paced.accepted + warm_floor.accepted
     print(f"stored       floor {floor_stored} rows for {floor_accepted} accepted; perception {stored} responses "
           f"and {answers_stored} answers for {accepted} accepted")  # fmt: skip
     if floor_stored != floor_accepted or stored != accepted or answers_stored != stored * ITEMS:
