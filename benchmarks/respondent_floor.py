@@ -17,13 +17,13 @@ and then sends ten answers and a comment again and again for SECONDS.
 Both servers stay up while they are loaded in turns, after WARM_UP seconds of saturated load
 each that are not counted (a server's first seconds are its slowest). Saturated, ROUNDS times
 each: every client sends its next answer as soon as the last one is answered, which gives the
-most answers a second the server takes; the ratio of the two rates is perception's share of the floor, and the median of
-the rounds' ratios is the figure (a slower spell of the machine falls on both alike). There the
-mean latency is the number of clients divided by that rate (Little's law), whatever the server
-does. Paced, once each: the clients send RATE answers a second in all (100 by default, 360,000 an
-hour), each at a planned time; a latency counts from that time. After each perception run, the
-next waits until the consumer has handed every event to the plugins, so that its work does not
-fall on the next run; how long that took is printed.
+most answers a second the server takes; the ratio of the two rates is perception's share of the
+floor, and the median of the rounds' ratios is the figure (a slower spell of the machine falls on
+both alike). There the mean latency is the number of clients divided by that rate (Little's law),
+whatever the server does. Paced, once each: the clients send RATE answers a second in all (100 by
+default, 360,000 an hour), each at a planned time; a latency counts from that time. After each
+perception run, the next waits until the consumer has handed every event to the plugins, so that
+its work does not fall on the next run; how long that took is printed.
 
 It prints answers per second, p50 and p99 latency of the submissions, the ratios, and checks the
 counts: every accepted answer is in the database. On PostgreSQL it makes

@@ -251,7 +251,7 @@ class _DriverStatement:
             cursor.close()
 
 
-_DRIVER_STATEMENTS: dict[str, _DriverStatement] = {}
+_DRIVER_STATEMENTS: dict[tuple[str, str], _DriverStatement] = {}  # by database and driver
 
 
 def find_public_survey(
@@ -269,9 +269,10 @@ def find_public_survey(
         return None
     hashed = hash_token(token)
     connection = session.connection()
-    statement = _DRIVER_STATEMENTS.get(connection.dialect.name)
+    dialect = connection.dialect
+    statement = _DRIVER_STATEMENTS.get((dialect.name, dialect.driver))
     if statement is None:
-        statement = _DRIVER_STATEMENTS[connection.dialect.name] = _DriverStatement.compile(connection.dialect)
+        statement = _DRIVER_STATEMENTS[(dialect.name, dialect.driver)] = _DriverStatement.compile(dialect)
     for values in statement.run(connection, hashed):
         found = kept.get(hashed) if kept is not None else None
         if found is None or found[0] != values:
