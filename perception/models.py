@@ -152,11 +152,15 @@ class Response(SQLModel, table=True):
 
 class Answer(SQLModel, table=True):
     """One answer. It repeats its response's wave and side (which never change), so that a report
-    counts answers from one index, in order, without joining responses or sorting."""
+    counts answers from one index, in order, without joining responses or sorting.
+
+    Its wave is a copy, not a foreign key: the answer goes with its response, and the response with
+    its wave. The report's index starts with the item, so that it also finds an item's answers when
+    the item is deleted: each answer written takes one index entry per item, not two."""
 
     __table_args__ = (
         UniqueConstraint("response_id", "item_id", name="uq_answer_response_item"),
-        Index("ix_answer_wave_side_item_value", "wave_id", "side", "item_id", "value", "response_id"),
+        Index("ix_answer_item_wave_side_value", "item_id", "wave_id", "side", "value", "response_id"),
         # Written answers only (a small part of all answers): verbatims are counted and listed from it.
         Index(
             "ix_answer_written",
@@ -171,8 +175,8 @@ class Answer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # Found through the unique constraint (response_id, item_id), which starts with it.
     response_id: int = Field(foreign_key="response.id", ondelete="CASCADE")
-    item_id: int = Field(foreign_key="item.id", index=True, ondelete="CASCADE")
-    wave_id: int = Field(foreign_key="wave.id", ondelete="CASCADE")
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    wave_id: int
     side: str = Field(max_length=8)
     value: int | None = None
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, delete
+from sqlalchemy import ColumnElement, and_, any_, case, delete
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, func, select
@@ -104,14 +104,30 @@ class GapReport:
         return sorted(rows, key=lambda row: -abs(row.gap.effect))  # type: ignore[union-attr]
 
 
+def answers_to_survey(session: Session, survey_id: int) -> ColumnElement[bool]:
+    """Answers to any item the survey has had: the first column of the answers' report index.
+
+    PostgreSQL reads that index in order for ``= ANY(ARRAY(...))``; for ``IN (...)`` it joins, then
+    hashes every answer to group it (2.5 times as long on a million answers).
+    """
+    items = select(Item.id).where(Item.survey_id == survey_id).scalar_subquery()
+    if session.get_bind().dialect.name == "postgresql":
+        return Answer.item_id == any_(func.array(items))
+    return Answer.item_id.in_(items)  # type: ignore[attr-defined,no-any-return]
+
+
 def histograms(
     session: Session, wave: Wave, filters: Sequence[ResolvedFilter] = ()
 ) -> dict[tuple[int, str], dict[int, int]]:
     """Counts of each answer value per (item id, side) for the wave, from one GROUP BY."""
     statement = (
         select(Answer.item_id, Answer.side, Answer.value, func.count())
-        .where(Answer.wave_id == wave.id, Answer.value.is_not(None))  # type: ignore[union-attr]
-        .group_by(Answer.side, Answer.item_id, Answer.value)  # the index's order: no sort
+        .where(
+            answers_to_survey(session, wave.survey_id),
+            Answer.wave_id == wave.id,
+            Answer.value.is_not(None),  # type: ignore[union-attr]
+        )
+        .group_by(Answer.item_id, Answer.side, Answer.value)  # the index's order: no sort
     )
     if filters:
         statement = statement.where(answer_condition(filters))
@@ -571,17 +587,11 @@ def trend(
     if until is not None:
         waves = waves[: next(index for index, wave in enumerate(waves) if wave.id == until.wave.id) + 1]
         filters = until.filters
-    counted = [wave.id for wave in waves if until is None or wave.id != until.wave.id]
-    statement = (
-        select(Answer.wave_id, Answer.item_id, Answer.side, Answer.value, func.count())
-        .where(Answer.wave_id.in_(counted), Answer.value.is_not(None))  # type: ignore[union-attr,attr-defined]
-        .group_by(Answer.wave_id, Answer.side, Answer.item_id, Answer.value)  # the index order
-    )
-    if filters:
-        statement = statement.where(answer_condition(filters))
-    counts: dict[tuple[int, int, str], Mapping[int, int]] = defaultdict(dict)
-    for wave_id, item_id, side, value, count in session.exec(statement) if counted else ():
-        counts[(wave_id, item_id, side)][value] = count  # type: ignore[index]
+    counts: dict[tuple[int, int, str], Mapping[int, int]] = {}
+    for wave in waves:  # a wave each: each one reads its stretch of the answers' index in order
+        if until is None or wave.id != until.wave.id:
+            for (item_id, side), histogram in histograms(session, wave, filters).items():
+                counts[(wave.id, item_id, side)] = histogram  # type: ignore[index]
     if until is not None:
         for (item_id, side), histogram in until.histograms.items():
             counts[(until.wave.id, item_id, side)] = histogram
