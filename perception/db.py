@@ -92,6 +92,21 @@ def close_session(_exc: BaseException | None = None) -> None:
         session.close()
 
 
+def without_transaction(session: Session) -> None:
+    """On PostgreSQL, commit each of the session's statements as it ends, with no transaction
+    opened and committed around them: two exchanges with the server fewer for a request that reads
+    and then writes in one statement (a public link's answers). Call it before the session's first
+    statement. SQLite keeps its transaction: its writes take several statements.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def in_transaction(session: Session) -> bool:
+    """Whether the session's statements run in one transaction (see ``without_transaction``)."""
+    return session.connection().get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+
+
 @contextmanager
 def session_scope(app: Flask) -> Iterator[Session]:
     """A session outside a request (commands, tasks): committed on success, rolled back on error."""

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Boolean, Connection, Date, LargeBinary, bindparam, insert, text, update
+from sqlalchemy import Boolean, Connection, Date, LargeBinary, String, bindparam, insert, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
+from perception.db import in_transaction
 from perception.models import (
     Answer,
     CallbackRequest,
@@ -174,9 +175,11 @@ _SQLITE_EVENT = _sqlite_sql(insert(OutboxEvent.__table__), _EVENT_KEYS)  # type:
 _sqlite_date = _sqlite_bind(Response.__table__.c.submitted_on)  # type: ignore[attr-defined]
 _sqlite_datetime = _sqlite_bind(OutboxEvent.__table__.c.created_at)  # type: ignore[attr-defined]
 
-# PostgreSQL: the response, its answers, its segment values and its event in one statement, one
-# exchange with the server instead of four. The answers and segment values come as JSON, one
-# parameter each: the client encodes a string faster than it adapts arrays element by element.
+# PostgreSQL: the response, its answers, its segment values, its event and a customer's consent to
+# be contacted in one statement, one exchange with the server instead of four; being one statement,
+# it is whole or absent even outside a transaction (a public link's page runs without one). The
+# answers and segment values come as JSON, one parameter each: the client encodes a string faster
+# than it adapts arrays element by element.
 _WRITE_RESPONSE = text(
     """
     WITH stored AS (
@@ -194,6 +197,9 @@ _WRITE_RESPONSE = text(
     ), event AS (
         INSERT INTO outbox_event (hook, payload, created_at, response_id)
         SELECT :hook, :payload, :created_at, CASE WHEN :named THEN stored.id END FROM stored
+    ), callback AS (
+        INSERT INTO callback_request (response_id, how, address)
+        SELECT stored.id, :how, :address FROM stored WHERE :how IS NOT NULL
     )
     SELECT id FROM stored
     """
@@ -202,6 +208,8 @@ _WRITE_RESPONSE = text(
     bindparam("payload", type_=LargeBinary()),
     bindparam("created_at", type_=UTCDateTime()),
     bindparam("named", type_=Boolean()),
+    bindparam("how", type_=String()),
+    bindparam("address", type_=String()),
 )
 
 
@@ -254,9 +262,11 @@ def _write_in_one_statement(
     segments: Mapping[int, int],
     event: dict[str, Any],
     anonymous: bool,
+    callback: tuple[str, str] | None,
 ) -> int:
-    """What ``_write`` writes, in one statement (PostgreSQL)."""
+    """What ``_write`` writes, and the callback consent, in one statement (PostgreSQL)."""
     written = event_row(**event)
+    how, address = callback or (None, None)
     return connection.execute(
         _WRITE_RESPONSE,
         {
@@ -271,6 +281,8 @@ def _write_in_one_statement(
             "payload": written["payload"],
             "created_at": written["created_at"],
             "named": not anonymous,
+            "how": how,
+            "address": address,
         },
     ).scalar_one()
 
@@ -299,6 +311,8 @@ def record_response(
         raise ValueError(f"side must be customer or employee, not {side!r}")
     if callback is not None and side != "customer":
         raise ValueError("only a customer can ask to be contacted: employees stay anonymous")
+    if (participant is not None or invitation is not None) and not in_transaction(session):
+        raise RuntimeError("a link used up or a participation recorded needs a transaction around the response")
     if participant is not None:
         if side != "employee":
             raise ValueError("only the staff side is answered while signed in")
@@ -347,11 +361,11 @@ def record_response(
     }
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        response_id = _write_in_one_statement(connection, row, answers, segments or {}, event, anonymous)
+        response_id = _write_in_one_statement(connection, row, answers, segments or {}, event, anonymous, callback)
     else:
         response_id = _write(connection, row, answers, segments or {}, event, anonymous)
-    if callback is not None:
-        session.add(CallbackRequest(response_id=response_id, how=callback[0], address=callback[1]))  # type: ignore[arg-type]
+        if callback is not None:
+            session.add(CallbackRequest(response_id=response_id, how=callback[0], address=callback[1]))  # type: ignore[arg-type]
     session.commit()
     if app.config.get("QUEUE_IMMEDIATE"):  # tests: the plugins hear of it before this returns
         drain(app)

@@ -129,6 +129,77 @@ def test_a_customer_who_gives_no_contact_is_not_contacted(app: Flask) -> None:
     assert "The customer did not ask to be contacted." in page
 
 
+def test_a_public_link_s_answers_and_consent_to_be_contacted_are_stored_whole_or_not_at_all(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from perception import waves as waves_module
+    from perception.db import without_transaction
+    from perception.responses import check_answers, record_response
+    from perception.surveys import items_of
+    from perception.waves import find_survey, find_wave
+
+    token = loop_wave(app)
+    # On PostgreSQL a public link's page opens no transaction: the lookup and the one statement
+    # that writes the answers each commit as they end.
+    open_during_lookup: list[bool] = []
+    run = waves_module._DriverStatement.run
+
+    def watched(statement: waves_module._DriverStatement, connection, hashed: str):  # type: ignore[no-untyped-def]
+        found = run(statement, connection, hashed)
+        driver = connection.connection.driver_connection
+        if connection.dialect.name == "postgresql":
+            open_during_lookup.append(driver.info.transaction_status != driver.info.transaction_status.IDLE)
+        return found
+
+    monkeypatch.setattr(waves_module._DriverStatement, "run", watched)
+    assert answer(app, token, recommend=3, contact_how="email", contact_address="ana@example.com") == 302
+    with session_scope(app) as session:
+        (response,) = session.exec(select(Response)).all()
+        (callback,) = session.exec(select(CallbackRequest)).all()
+        assert (callback.response_id, callback.how, callback.address) == (response.id, "email", "ana@example.com")
+        dialect = session.get_bind().dialect.name
+    assert open_during_lookup == ([False, False] if dialect == "postgresql" else [])  # the form's page, the answer
+
+    # A consent the database refuses takes the answers down with it.
+    with pytest.raises(IntegrityError), session_scope(app) as session:
+        without_transaction(session)
+        survey = find_survey(session, "loop")
+        items = list(items_of(session, survey))
+        answers = check_answers(items, {"recommend": 2, "effort": 6, "satisfaction": 4})
+        record_response(
+            app, session, survey, find_wave(session, survey, "w1"), "customer", answers, callback=("fax", "1")
+        )
+    with session_scope(app) as session:
+        assert len(session.exec(select(Response)).all()) == 1
+        assert len(session.exec(select(CallbackRequest)).all()) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite keeps its transaction
+def test_a_link_used_up_needs_a_transaction_around_its_response(app: Flask) -> None:
+    from perception.db import without_transaction
+    from perception.models import Invitation
+    from perception.responses import check_answers, record_response
+    from perception.surveys import items_of
+    from perception.waves import find_survey, find_wave, issue_links
+
+    loop_wave(app)
+    with session_scope(app) as session:
+        survey = find_survey(session, "loop")
+        issue_links(session, find_wave(session, survey, "w1"), "customer", 1, 30)
+    with pytest.raises(RuntimeError, match="needs a transaction"), session_scope(app) as session:
+        without_transaction(session)
+        survey = find_survey(session, "loop")
+        invitation = session.exec(select(Invitation)).one()
+        answers = check_answers(list(items_of(session, survey)), {"recommend": 2, "effort": 6, "satisfaction": 4})
+        record_response(
+            app, session, survey, find_wave(session, survey, "w1"), "customer", answers, invitation=invitation
+        )
+    with session_scope(app) as session:
+        assert session.exec(select(Response)).all() == [] and not session.exec(select(Invitation)).one().used
+
+
 def test_a_bad_contact_address_is_refused_on_the_page(app: Flask) -> None:
     token = loop_wave(app)
     client = app.test_client()

@@ -21,7 +21,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from perception.alerts import AlertError, KnownAddresses, UnknownContactChoice, check_callback
 from perception.app import select_locale
 from perception.bidi import isolate_text
-from perception.db import get_session
+from perception.db import get_session, without_transaction
 from perception.drafts import draft_key, drop_draft, load_draft, save_draft
 from perception.invitations import invited_addresses
 from perception.models import Invitation, Item, Survey, Wave
@@ -465,7 +465,11 @@ def invitation(token: str) -> str | WerkzeugResponse | tuple[str, int]:
 
 @blueprint.route("/p/<token>", methods=["GET", "POST"])
 def public(token: str) -> str | WerkzeugResponse | tuple[str, int]:
-    found = find_public_survey(get_session(), token, current_app.extensions["perception"].public_links)
+    session = get_session()
+    # The page reads one row, and its answers are written in one statement (response, answers,
+    # segment values, event, consent to be contacted): neither needs a transaction around it.
+    without_transaction(session)
+    found = find_public_survey(session, token, current_app.extensions["perception"].public_links)
     if found is None:
         return _invalid_link()
     wave, survey, side = found
