@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
-from sqlmodel import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from perception import AlertOpened, ResponseSubmitted, create_app, hookimpl, open_alert
+from perception import waves as waves_module
 from perception.alerts import (
     AlertError,
     alert_figures,
@@ -18,10 +21,11 @@ from perception.alerts import (
     measured_loop_inputs,
     set_rule,
 )
-from perception.db import session_scope
-from perception.models import Account, Alert, CallbackRequest, Item, Response
-from perception.surveys import parse_definition, store_definition
-from perception.waves import create_wave, open_wave
+from perception.db import session_scope, without_transaction
+from perception.models import Account, Alert, CallbackRequest, Invitation, Item, Response
+from perception.responses import check_answers, record_response
+from perception.surveys import items_of, parse_definition, store_definition
+from perception.waves import create_wave, find_survey, find_wave, issue_links, open_wave
 from tests.conftest import make_account, post_form, sign_in
 from tests.mailbox import Mailbox, start_mailbox
 
@@ -81,6 +85,13 @@ def answer(app: Flask, token: str, recommend: int, effort: int = 6, satisfaction
     return post_form(client, f"/p/{token}", data).status_code
 
 
+def record_loop_answers(app: Flask, session: Session, **extra: Any) -> int:
+    """A detractor's answers to survey `loop`, recorded by ``record_response`` with ``extra``."""
+    survey = find_survey(session, "loop")
+    answers = check_answers(list(items_of(session, survey)), {"recommend": 2, "effort": 6, "satisfaction": 4})
+    return record_response(app, session, survey, find_wave(session, survey, "w1"), "customer", answers, **extra)
+
+
 def alerts(app: Flask) -> list[Alert]:
     with session_scope(app) as session:
         return list(session.exec(select(Alert).order_by(Alert.id)).all())
@@ -132,14 +143,6 @@ def test_a_customer_who_gives_no_contact_is_not_contacted(app: Flask) -> None:
 def test_a_public_link_s_answers_and_consent_to_be_contacted_are_stored_whole_or_not_at_all(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy.exc import IntegrityError
-
-    from perception import waves as waves_module
-    from perception.db import without_transaction
-    from perception.responses import check_answers, record_response
-    from perception.surveys import items_of
-    from perception.waves import find_survey, find_wave
-
     token = loop_wave(app)
     # On PostgreSQL a public link's page opens no transaction: the lookup and the one statement
     # that writes the answers each commit as they end.
@@ -165,12 +168,7 @@ def test_a_public_link_s_answers_and_consent_to_be_contacted_are_stored_whole_or
     # A consent the database refuses takes the answers down with it.
     with pytest.raises(IntegrityError), session_scope(app) as session:
         without_transaction(session)
-        survey = find_survey(session, "loop")
-        items = list(items_of(session, survey))
-        answers = check_answers(items, {"recommend": 2, "effort": 6, "satisfaction": 4})
-        record_response(
-            app, session, survey, find_wave(session, survey, "w1"), "customer", answers, callback=("fax", "1")
-        )
+        record_loop_answers(app, session, callback=("fax", "1"))
     with session_scope(app) as session:
         assert len(session.exec(select(Response)).all()) == 1
         assert len(session.exec(select(CallbackRequest)).all()) == 1
@@ -178,24 +176,13 @@ def test_a_public_link_s_answers_and_consent_to_be_contacted_are_stored_whole_or
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite keeps its transaction
 def test_a_link_used_up_needs_a_transaction_around_its_response(app: Flask) -> None:
-    from perception.db import without_transaction
-    from perception.models import Invitation
-    from perception.responses import check_answers, record_response
-    from perception.surveys import items_of
-    from perception.waves import find_survey, find_wave, issue_links
-
     loop_wave(app)
     with session_scope(app) as session:
         survey = find_survey(session, "loop")
         issue_links(session, find_wave(session, survey, "w1"), "customer", 1, 30)
     with pytest.raises(RuntimeError, match="needs a transaction"), session_scope(app) as session:
         without_transaction(session)
-        survey = find_survey(session, "loop")
-        invitation = session.exec(select(Invitation)).one()
-        answers = check_answers(list(items_of(session, survey)), {"recommend": 2, "effort": 6, "satisfaction": 4})
-        record_response(
-            app, session, survey, find_wave(session, survey, "w1"), "customer", answers, invitation=invitation
-        )
+        record_loop_answers(app, session, invitation=session.exec(select(Invitation)).one())
     with session_scope(app) as session:
         assert session.exec(select(Response)).all() == [] and not session.exec(select(Invitation)).one().used
 
@@ -231,8 +218,6 @@ def test_contact_answers_that_cannot_be_used_are_refused(how: str, address: str)
 
 
 def test_employees_never_open_alerts_nor_leave_a_contact(app: Flask) -> None:
-    from perception.waves import find_survey, find_wave, issue_links
-
     loop_wave(app)
     with session_scope(app) as session:
         wave = find_wave(session, find_survey(session, "loop"), "w1")
